@@ -1,0 +1,142 @@
+//! Guest-side library for writing mmhost plugins in Rust.
+//!
+//! mmhost maps any number of input files, in order, into one *region* and runs
+//! sandboxed WebAssembly component plugins over it. A plugin sees the region
+//! only through the `mmhost:plugin/transform` world (`wit/mmhost.wit` at the
+//! root of the repository): it has no file system, network, environment or
+//! clock. This crate generates the bindings for that world once and wraps
+//! them in a small, idiomatic API:
+//!
+//! * [`region`]: the size, segments and bytes of the region, with a typed
+//!   [`RegionError`], a chunk iterator ([`region::chunks`]) and an in-place
+//!   read-modify-write helper ([`region::transform_chunks`]);
+//! * [`emit`]: append bytes to the plugin's output stream (stdout);
+//! * [`log`]: messages on the host's stderr, filtered by `-v`/`-q`;
+//! * [`progress`] and [`Progress`]: progress reports for long runs.
+//!
+//! # Writing a plugin
+//!
+//! A plugin is a `cdylib` crate built for `wasm32-unknown-unknown`. It
+//! implements [`Plugin`] for a type and exports that type with [`export!`]:
+//!
+//! ```ignore
+//! use mmhost_guest::{region, Plugin};
+//!
+//! struct Size;
+//!
+//! impl Plugin for Size {
+//!     fn run(_args: Vec<String>) -> Result<String, String> {
+//!         Ok(region::size().to_string())
+//!     }
+//! }
+//!
+//! mmhost_guest::export!(Size);
+//! ```
+//!
+//! `Ok` text is printed on stdout after any emitted bytes, `Err` text on stderr
+//! (and mmhost exits with code 1). A panic traps the plugin; its message is
+//! logged at error level first.
+//!
+//! # Rules
+//!
+//! * No WASI: `std::fs`, `std::env`, `std::io::stdout`, clocks and threads do
+//!   not exist (on `wasm32-unknown-unknown` they fail, panic or do nothing). Use
+//!   [`emit`] and [`log`] instead of printing.
+//! * Offsets are 64-bit and global to the region; a negative offset counts
+//!   from the end (-1 is the last byte).
+//! * A single read may be at most [`region::MAX_READ`] bytes (64 MiB) and
+//!   there are no short reads: read big regions in chunks
+//!   ([`region::DEFAULT_CHUNK`] = 1 MiB is a good size).
+//! * Writes never change the size of the region and need `--in-place` or
+//!   `--output`; otherwise they fail with [`RegionError::ReadOnly`].
+
+#![warn(missing_docs)]
+
+/// The bindings that `wit-bindgen` generates for the `transform` world.
+///
+/// Plugins normally use the wrappers of this crate instead; the module is
+/// public because the [`export!`] macro refers to it.
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "transform",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "mmhost_guest::bindings",
+    });
+}
+
+mod error;
+pub mod log;
+mod progress;
+pub mod region;
+
+pub use error::RegionError;
+pub use progress::Progress;
+
+/// Exports a type that implements [`Plugin`] as the plugin's `run` function
+/// (with the component type information the host needs to wrap the module).
+///
+/// Invoke it once, at the top level of the plugin crate:
+///
+/// ```ignore
+/// struct MyPlugin;
+/// impl mmhost_guest::Plugin for MyPlugin {
+///     fn run(args: Vec<String>) -> Result<String, String> {
+///         Ok(format!("{} arguments", args.len()))
+///     }
+/// }
+/// mmhost_guest::export!(MyPlugin);
+/// ```
+#[macro_export]
+macro_rules! export {
+    ($ty:ident) => {
+        $crate::bindings::export!($ty with_types_in $crate::bindings);
+    };
+}
+
+/// A plugin: the code that runs when mmhost calls the exported `run`.
+///
+/// Implement it for a (usually empty) type and pass that type to [`export!`].
+pub trait Plugin {
+    /// Runs the plugin with the arguments the user gave after `--`.
+    ///
+    /// `Ok` text is printed on stdout after any bytes given to [`emit`] (with
+    /// a newline added if it lacks one; nothing for an empty string). `Err`
+    /// text is printed on stderr and mmhost exits with code 1; where the write
+    /// target allows it (`--output`), the writes of a failed run are not
+    /// committed.
+    fn run(args: Vec<String>) -> Result<String, String>;
+}
+
+impl<T: Plugin> bindings::Guest for T {
+    fn run(args: Vec<String>) -> Result<String, String> {
+        install_panic_hook();
+        <T as Plugin>::run(args)
+    }
+}
+
+/// Makes a panic log its message (and location) at error level before the
+/// plugin traps: with `panic = "abort"` on `wasm32-unknown-unknown` the
+/// message would otherwise be lost.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| log::error(&info.to_string())));
+    });
+}
+
+/// Appends `data` to the plugin's output stream: the host's stdout unless the
+/// user redirects it. Bytes are written in the order emitted.
+pub fn emit(data: &[u8]) {
+    bindings::mmhost::plugin::output::emit(data);
+}
+
+/// Reports progress to the host: `done` units of `total` (bytes, usually).
+///
+/// Calls are cheap, but a few per second are enough; [`Progress`] throttles
+/// them for you.
+pub fn progress(done: u64, total: u64) {
+    bindings::mmhost::plugin::host::progress(done, total);
+}

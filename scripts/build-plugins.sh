@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the reference plugins under plugins/ and turns them into components.
+#
+#   scripts/build-plugins.sh
+#
+# 1. Builds the plugins workspace in release for wasm32-unknown-unknown
+#    (installing the target with rustup if it is missing), giving core modules
+#    in plugins/target/wasm32-unknown-unknown/release/<name>.wasm.
+# 2. Wraps each core module into a component with the host,
+#    `target/release/mmhost wrap`, giving target/plugins/<name>.wasm.
+#    Build the host first (`cargo build --release`); set MMHOST to use
+#    another mmhost binary.
+#
+# Works from any current directory.
+set -euo pipefail
+
+# The plugins to build: crate names under plugins/, one place only.
+PLUGINS=(upper checksum count tail reverse)
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET=wasm32-unknown-unknown
+CORE_DIR="$ROOT/plugins/target/$TARGET/release"
+OUT_DIR="$ROOT/target/plugins"
+MMHOST="${MMHOST:-$ROOT/target/release/mmhost}"
+
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -x "$TARGET" >/dev/null; then
+    echo "installing the Rust target $TARGET" >&2
+    rustup target add "$TARGET"
+fi
+
+packages=()
+for name in "${PLUGINS[@]}"; do
+    packages+=(-p "$name")
+done
+# Run cargo from plugins/ so that plugins/.cargo/config.toml (simd128) applies:
+# cargo reads config files from the current directory, not the manifest's.
+(cd "$ROOT/plugins" && cargo build --release --target "$TARGET" \
+    --manifest-path "$ROOT/plugins/Cargo.toml" "${packages[@]}")
+
+if [[ ! -x "$MMHOST" ]]; then
+    echo "error: $MMHOST not found: build the host first (cargo build --release)" >&2
+    echo "core modules are in $CORE_DIR" >&2
+    exit 1
+fi
+
+mkdir -p "$OUT_DIR"
+for name in "${PLUGINS[@]}"; do
+    "$MMHOST" wrap "$CORE_DIR/$name.wasm" -o "$OUT_DIR/$name.wasm"
+    echo "built $OUT_DIR/$name.wasm ($(wc -c <"$OUT_DIR/$name.wasm") bytes)"
+done

@@ -1,0 +1,162 @@
+//! Errors of mmhost, and the exit code each one maps to.
+//!
+//! Errors are part of the interface: every failure a user can cause names the
+//! thing it is about (a file, an offset, a plugin) in its first line, and falls
+//! into one [`ErrorKind`], which fixes the process exit code. The codes are
+//! documented in the README and in `mmhost --help`; scripts may rely on them.
+//!
+//! The library uses this one error type at its boundaries (opening inputs,
+//! loading and running plugins, committing writes) so that `main.rs` only has
+//! to print it and exit with [`Error::exit_code`].
+
+use std::fmt;
+use std::path::Path;
+
+/// What class of failure an [`Error`] is; fixes the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The plugin ran and returned `err`. Exit code 1.
+    PluginFailed,
+    /// The command line was wrong. Exit code 2 (as clap's own usage errors).
+    Usage,
+    /// An input file could not be used: missing, not a regular file,
+    /// unreadable, named twice, locked. Exit code 3.
+    Input,
+    /// The plugin could not be loaded: not wasm, not a component of the
+    /// `transform` world, imports the host does not provide. Exit code 4.
+    PluginLoad,
+    /// The plugin trapped, ran out of a limit (memory, time) or misbehaved at
+    /// run time. Exit code 5.
+    PluginTrap,
+    /// The result could not be written: output file, in-place flush. Exit
+    /// code 6.
+    Output,
+}
+
+impl ErrorKind {
+    /// The process exit code for this kind of failure.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::PluginFailed => 1,
+            ErrorKind::Usage => 2,
+            ErrorKind::Input => 3,
+            ErrorKind::PluginLoad => 4,
+            ErrorKind::PluginTrap => 5,
+            ErrorKind::Output => 6,
+        }
+    }
+}
+
+/// An mmhost error: a kind, a one-line message, and optional details (such as
+/// a wasm backtrace) printed after the message.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    details: Option<String>,
+    broken_pipe: bool,
+}
+
+/// Result with mmhost's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error of `kind` with a one-line `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            details: None,
+            broken_pipe: false,
+        }
+    }
+
+    /// An input-file error: `PATH: reason`.
+    pub fn input(path: &Path, reason: impl fmt::Display) -> Self {
+        Error::new(ErrorKind::Input, format!("{}: {reason}", path.display()))
+    }
+
+    /// An output error: `PATH: reason`.
+    pub fn output(path: &Path, reason: impl fmt::Display) -> Self {
+        Error::new(ErrorKind::Output, format!("{}: {reason}", path.display()))
+    }
+
+    /// A plugin that could not be loaded: `plugin PATH: reason`.
+    pub fn plugin_load(path: &Path, reason: impl fmt::Display) -> Self {
+        Error::new(
+            ErrorKind::PluginLoad,
+            format!("plugin {}: {reason}", path.display()),
+        )
+    }
+
+    /// Attaches details shown after the first line (a backtrace, a cause chain).
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        let details = details.into();
+        if !details.trim().is_empty() {
+            self.details = Some(details);
+        }
+        self
+    }
+
+    /// Marks an output error caused by a closed pipe (the reader went away),
+    /// which a command-line tool reports by exiting quietly.
+    pub fn with_io_kind(mut self, kind: std::io::ErrorKind) -> Self {
+        self.broken_pipe = kind == std::io::ErrorKind::BrokenPipe;
+        self
+    }
+
+    /// Whether the error is a write to a closed pipe.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.broken_pipe
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The one-line message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Details printed after the message, if any.
+    pub fn details(&self) -> Option<&str> {
+        self.details.as_deref()
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(details) = &self.details {
+            write!(f, "\n{}", details.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A short, lower-case description of an I/O error for `PATH: reason` lines.
+pub(crate) fn describe_io(err: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match err.kind() {
+        K::NotFound => "no such file or directory".to_string(),
+        K::PermissionDenied => "permission denied".to_string(),
+        K::IsADirectory => "is a directory".to_string(),
+        _ => {
+            // Strip Rust's " (os error N)" suffix: the text is enough.
+            let text = err.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}

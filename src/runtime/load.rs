@@ -1,0 +1,130 @@
+//! Turning a plugin file into a compiled component.
+//!
+//! Accepted forms, told apart by their first bytes:
+//! - a component (binary, layer 1);
+//! - a core module (layer 0) that follows the lowered canonical ABI of the
+//!   `transform` world, as `wasm32-unknown-unknown` Rust, C, AssemblyScript or
+//!   hand-written WAT produce. It is wrapped into a component here with
+//!   wit-component (about a millisecond), using the world embedded in the
+//!   module by its bindings generator or, if it has none, mmhost's own WIT;
+//! - either of those in WebAssembly text (`.wat`).
+//!
+//! Compilation goes through wasmtime's cache when it is enabled, so a large
+//! component compiles once per version of the file.
+
+use std::path::Path;
+
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+use crate::error::{describe_io, Error, Result};
+
+/// The WIT of the world plugins implement, built into the binary.
+pub const WIT_SOURCE: &str = include_str!("../../wit/mmhost.wit");
+
+/// Reads, wraps if needed, and compiles the plugin at `path`.
+pub(super) fn compile(engine: &Engine, path: &Path) -> Result<Component> {
+    let bytes = std::fs::read(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?;
+    let binary = if bytes.starts_with(b"\0asm") {
+        bytes
+    } else if looks_like_text(&bytes) {
+        wat::parse_bytes(&bytes)
+            .map_err(|e| {
+                Error::plugin_load(path, format!("not valid WebAssembly text: {}", one_line(&e)))
+            })?
+            .into_owned()
+    } else {
+        return Err(Error::plugin_load(
+            path,
+            "not a WebAssembly file (no \\0asm header, and not .wat text)",
+        ));
+    };
+    if binary.len() < 8 {
+        return Err(Error::plugin_load(
+            path,
+            format!("truncated WebAssembly file ({} bytes)", binary.len()),
+        ));
+    }
+    let component = match binary[4..8] {
+        [1, 0, 0, 0] => wrap_module(&binary).map_err(|e| {
+            Error::plugin_load(
+                path,
+                format!("core module cannot be made a component: {}", anyhow_chain(&e)),
+            )
+        })?,
+        [0x0d, 0, 1, 0] => binary,
+        _ => {
+            return Err(Error::plugin_load(
+                path,
+                "unsupported WebAssembly version (neither a core module nor a component)",
+            ))
+        }
+    };
+    Component::new(engine, &component).map_err(|e| {
+        Error::plugin_load(path, format!("not a valid component: {}", error_chain(&e)))
+    })
+}
+
+fn looks_like_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| {
+        let s = s.trim_start();
+        s.starts_with('(') || s.starts_with(";;")
+    })
+}
+
+fn has_component_type(module: &[u8]) -> anyhow::Result<bool> {
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::CustomSection(c) = payload? {
+            if c.name().starts_with("component-type") {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Wraps a core module into a component of the `transform` world. The world
+/// comes from the module's own `component-type` section (as bindings
+/// generators embed it) or, failing that, from mmhost's WIT.
+pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut module = module.to_vec();
+    if !has_component_type(&module)? {
+        let mut resolve = wit_parser::Resolve::default();
+        let pkg = resolve.push_str("mmhost.wit", WIT_SOURCE)?;
+        let world = resolve.select_world(&[pkg], Some("transform"))?;
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
+        )?;
+    }
+    wit_component::ComponentEncoder::default()
+        .module(&module)?
+        .validate(true)
+        .encode()
+}
+
+/// The causes of a wasmtime error, outermost first, on one line.
+pub(super) fn error_chain(e: &wasmtime::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| one_line(&c)).collect();
+    parts.join(": ")
+}
+
+fn anyhow_chain(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| one_line(&c)).collect();
+    parts.join(": ")
+}
+
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why a component could not be linked, naming the import mmhost lacks.
+pub(super) fn describe_link_error(e: &wasmtime::Error) -> String {
+    format!(
+        "imports something mmhost does not provide ({}); plugins may import only the \
+         mmhost:plugin interfaces and WASI 0.2",
+        error_chain(e)
+    )
+}

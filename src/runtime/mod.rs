@@ -1,0 +1,531 @@
+//! The plugin runtime: the wasmtime engine, the linker that grants a plugin
+//! its imports, the limits a run is held to, and the call of `run`.
+//!
+//! # What a plugin is granted
+//!
+//! Exactly the `mmhost:plugin` world (`wit/mmhost.wit`): the region, logging,
+//! progress and an output stream. So that plugins built with a language's
+//! standard library (Rust's `std` on `wasm32-wasip2`, componentize-py, ...)
+//! still instantiate, WASI 0.2 is linked too, but with no authority: no
+//! preopened directories (every file system call fails), no environment, no
+//! arguments, no network, and clocks frozen at zero. WASI stdout and stderr go
+//! to mmhost's stderr, so they can never corrupt the plugin's output stream.
+//!
+//! # Limits
+//!
+//! Each run gets its own [`Store`] with a cap on linear memory and tables
+//! ([`RunOptions::max_memory`]) and an optional wall-clock timeout through
+//! epoch interruption. A plugin that exceeds either fails with an error that
+//! names the limit; the host stays up.
+//!
+//! # Why `region` is linked by hand
+//!
+//! `bindgen!` generates the types and the `host`/`output` imports, but the
+//! `region` functions are defined with [`LinkerInstance::func_wrap`] so that a
+//! `write` can copy straight from the guest's memory into the mapping (one
+//! `memcpy`, no intermediate `Vec`) through [`WasmList::as_le_slice`].
+
+mod load;
+mod trap;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker, LinkerInstance, ResourceTable, WasmList};
+use wasmtime::{Config, Engine, Store, StoreContextMut};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::region::{AccessError, Region};
+
+pub use load::{wrap_module, WIT_SOURCE};
+
+/// Generated bindings for the `transform` world.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "transform",
+        imports: { default: trappable },
+    });
+}
+
+use bindings::mmhost::plugin::{host, output, region as wit_region, types};
+use bindings::{Transform, TransformPre};
+
+/// The WIT package and world that plugins implement.
+pub const WORLD: &str = "mmhost:plugin/transform@0.1.0";
+const REGION_INTERFACE: &str = "mmhost:plugin/region@0.1.0";
+
+/// Severity of a log message, and the user's threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Only errors.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// The default.
+    Info,
+    /// `-v`.
+    Debug,
+    /// `-vv`.
+    Trace,
+}
+
+impl LogLevel {
+    fn name(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+impl From<host::Level> for LogLevel {
+    fn from(l: host::Level) -> Self {
+        match l {
+            host::Level::Error => LogLevel::Error,
+            host::Level::Warn => LogLevel::Warn,
+            host::Level::Info => LogLevel::Info,
+            host::Level::Debug => LogLevel::Debug,
+            host::Level::Trace => LogLevel::Trace,
+        }
+    }
+}
+
+/// Options of the engine, shared by every run.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Directory of the compilation cache; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl RuntimeOptions {
+    /// The default: the cache in `$MMHOST_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/mmhost`, else `~/.cache/mmhost`.
+    pub fn with_default_cache() -> Self {
+        let dir = std::env::var_os("MMHOST_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("mmhost")))
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mmhost")));
+        RuntimeOptions { cache_dir: dir }
+    }
+}
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Arguments passed to the plugin's `run`.
+    pub args: Vec<String>,
+    /// Cap on the plugin's linear memory (and, in elements, tables), bytes.
+    pub max_memory: u64,
+    /// Wall-clock limit of the run.
+    pub timeout: Option<Duration>,
+    /// Plugin log messages below this level are not shown.
+    pub log_level: LogLevel,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            args: Vec::new(),
+            max_memory: 256 << 20,
+            timeout: None,
+            log_level: LogLevel::Info,
+        }
+    }
+}
+
+/// A loaded plugin, compiled and checked against the world.
+pub struct Plugin {
+    name: String,
+    path: PathBuf,
+    pre: TransformPre<HostState>,
+}
+
+impl Plugin {
+    /// The plugin's name (its file stem), used in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The path it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The engine and linker; create once, load and run many plugins.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+}
+
+/// What a run left behind: the region (to commit or drop) and the result.
+pub struct RunResult {
+    /// The region, with the plugin's writes in it.
+    pub region: Region,
+    /// The plugin's `ok` text, or why the run failed.
+    pub result: Result<String>,
+}
+
+/// How many log lines a plugin may print before the rest are dropped.
+const MAX_LOG_LINES: u64 = 10_000;
+
+/// Per-run state reachable from host functions.
+pub struct HostState {
+    region: Region,
+    plugin: String,
+    out: Box<dyn Write + Send>,
+    out_error: Option<io::Error>,
+    log_level: LogLevel,
+    logged: u64,
+    limiter: Limiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    progress: Option<(u64, u64)>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Memory and table caps; remembers what was refused for the error message.
+struct Limiter {
+    max_memory: u64,
+    refused: Option<String>,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.max_memory {
+            let msg = format!(
+                "memory limit exceeded: the plugin asked to grow its linear memory from {} to {} \
+                 bytes, over the limit of {} bytes (raise it with --max-memory)",
+                current, desired, self.max_memory
+            );
+            self.refused = Some(msg.clone());
+            return Err(wasmtime::format_err!("{msg}"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // A table element costs 8-16 bytes of host memory: hold tables to
+        // the same budget, counted in elements / 16.
+        let cap = (self.max_memory / 16).max(10_000);
+        if desired as u64 > cap {
+            let msg = format!("table limit exceeded: {desired} elements, over the limit of {cap}");
+            self.refused = Some(msg.clone());
+            return Err(wasmtime::format_err!("{msg}"));
+        }
+        Ok(true)
+    }
+}
+
+impl From<AccessError> for types::Error {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::OutOfRange(r) => types::Error::OutOfRange(types::OutOfRange {
+                at: r.at,
+                len: r.len,
+                size: r.size,
+            }),
+            AccessError::ReadOnly => types::Error::ReadOnly,
+            AccessError::TooLarge { limit } => types::Error::TooLarge(limit),
+            AccessError::NoSuchSegment { count } => types::Error::NoSuchSegment(count),
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
+        let level = LogLevel::from(level);
+        if level > self.log_level {
+            return Ok(());
+        }
+        self.logged += 1;
+        let mut err = io::stderr().lock();
+        if self.logged <= MAX_LOG_LINES {
+            let _ = writeln!(err, "{}: {}: {}", self.plugin, level.name(), message.trim_end());
+        } else if self.logged == MAX_LOG_LINES + 1 {
+            let _ = writeln!(
+                err,
+                "{}: more than {MAX_LOG_LINES} log messages; the rest are dropped",
+                self.plugin
+            );
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, done: u64, total: u64) -> wasmtime::Result<()> {
+        self.progress = Some((done, total));
+        Ok(())
+    }
+}
+
+impl output::Host for HostState {
+    fn emit(&mut self, data: Vec<u8>) -> wasmtime::Result<()> {
+        if self.out_error.is_some() {
+            return Ok(());
+        }
+        if let Err(e) = self.out.write_all(&data) {
+            // Stop the plugin: nobody reads what it would produce.
+            self.out_error = Some(e);
+            return Err(wasmtime::format_err!("output stream closed"));
+        }
+        Ok(())
+    }
+}
+
+/// Defines the `region` interface by hand; see the module docs for why.
+fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    type Res<T> = wasmtime::Result<(std::result::Result<T, types::Error>,)>;
+    let mut inst: LinkerInstance<'_, HostState> = linker.instance(REGION_INTERFACE)?;
+    inst.func_wrap("size", |store: StoreContextMut<'_, HostState>, (): ()| {
+        Ok((store.data().region.size(),))
+    })?;
+    inst.func_wrap("writable", |store: StoreContextMut<'_, HostState>, (): ()| {
+        Ok((store.data().region.writable(),))
+    })?;
+    inst.func_wrap("segments", |store: StoreContextMut<'_, HostState>, (): ()| {
+        let segs: Vec<wit_region::Segment> = store
+            .data()
+            .region
+            .segments()
+            .iter()
+            .map(|s| wit_region::Segment {
+                name: s.name.clone(),
+                start: s.start,
+                len: s.len,
+            })
+            .collect();
+        Ok((segs,))
+    })?;
+    inst.func_wrap(
+        "read",
+        |store: StoreContextMut<'_, HostState>, (at, len): (i64, u64)| -> Res<Vec<u8>> {
+            Ok((store.data().region.read(at, len).map_err(Into::into),))
+        },
+    )?;
+    inst.func_wrap(
+        "write",
+        |store: StoreContextMut<'_, HostState>, (at, data): (i64, WasmList<u8>)| -> Res<()> {
+            // Both borrows of the store are shared: the guest's bytes are
+            // copied straight into the mapping.
+            let bytes = data.as_le_slice(&store);
+            Ok((store.data().region.write(at, bytes).map_err(Into::into),))
+        },
+    )?;
+    inst.func_wrap(
+        "locate",
+        |store: StoreContextMut<'_, HostState>, (segment, delta): (u32, i64)| -> Res<u64> {
+            Ok((store.data().region.locate(segment, delta).map_err(Into::into),))
+        },
+    )?;
+    Ok(())
+}
+
+/// A wall clock and a monotonic clock that stand still at zero: the world
+/// grants no clock, but `std` wants one to exist.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+fn sandboxed_wasi() -> WasiCtx {
+    WasiCtx::builder()
+        .stdout(wasmtime_wasi::cli::stderr())
+        .stderr(wasmtime_wasi::cli::stderr())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .build()
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::PluginLoad, format!("{what}: {e}"))
+}
+
+impl Runtime {
+    /// Creates the engine (with the compilation cache if configured) and the
+    /// linker with every import the world grants.
+    pub fn new(opts: &RuntimeOptions) -> Result<Runtime> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
+        if let Some(dir) = &opts.cache_dir {
+            let mut cc = wasmtime::CacheConfig::new();
+            cc.with_directory(dir);
+            // A cache that cannot be set up only costs speed: go on without.
+            if let Ok(cache) = wasmtime::Cache::new(cc) {
+                config.cache(Some(cache));
+            }
+        }
+        let engine = Engine::new(&config).map_err(|e| internal("cannot create engine", e))?;
+        let mut linker = Linker::new(&engine);
+        link_region(&mut linker).map_err(|e| internal("linking region", e))?;
+        host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| internal("linking host", e))?;
+        output::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| internal("linking output", e))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| internal("linking WASI", e))?;
+        Ok(Runtime { engine, linker })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads a plugin: a component, a core module of the world's lowered ABI
+    /// (wrapped into a component here), or either in `.wat` text. Checks that
+    /// it implements the `transform` world and imports nothing else.
+    pub fn load(&self, path: &Path) -> Result<Plugin> {
+        let component = load::compile(&self.engine, path)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::plugin_load(path, load::describe_link_error(&e)))?;
+        let pre = TransformPre::new(pre).map_err(|e| {
+            Error::plugin_load(
+                path,
+                format!(
+                    "does not implement the {WORLD} world: {}",
+                    load::error_chain(&e)
+                ),
+            )
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Ok(Plugin {
+            name,
+            path: path.to_path_buf(),
+            pre,
+        })
+    }
+
+    /// Runs `plugin` over `region`, writing its output stream to `out`.
+    ///
+    /// The region comes back in the result whatever happened, so that the
+    /// caller decides what to commit.
+    pub fn run(
+        &self,
+        plugin: &Plugin,
+        region: Region,
+        opts: &RunOptions,
+        out: Box<dyn Write + Send>,
+    ) -> RunResult {
+        let state = HostState {
+            region,
+            plugin: plugin.name.clone(),
+            out,
+            out_error: None,
+            log_level: opts.log_level,
+            logged: 0,
+            limiter: Limiter {
+                max_memory: opts.max_memory,
+                refused: None,
+            },
+            wasi: sandboxed_wasi(),
+            table: ResourceTable::new(),
+            progress: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        // Without a timeout the deadline is never reached: the epoch only
+        // moves when a watchdog below fires.
+        store.set_epoch_deadline(if opts.timeout.is_some() { 1 } else { 1 << 62 });
+
+        let (stop, stopped) = mpsc::channel::<()>();
+        let watchdog = opts.timeout.map(|t| {
+            let engine = self.engine.clone();
+            std::thread::spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(t) {
+                    engine.increment_epoch();
+                }
+            })
+        });
+
+        let called = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|bindings: Transform| bindings.call_run(&mut store, &opts.args));
+        drop(stop);
+        if let Some(w) = watchdog {
+            let _ = w.join();
+        }
+
+        let flushed = store.data_mut().out.flush();
+        let state = store.into_data();
+        let result = match called {
+            Ok(Ok(text)) => match (state.out_error, flushed) {
+                (Some(e), _) | (None, Err(e)) => Err(output_error(e)),
+                (None, Ok(())) => Ok(text),
+            },
+            Ok(Err(message)) => Err(Error::new(
+                ErrorKind::PluginFailed,
+                format!("plugin {} failed: {}", plugin.name, message.trim_end()),
+            )),
+            Err(e) => Err(match state.out_error {
+                Some(out) => output_error(out),
+                None => trap::describe(&plugin.name, &e, state.limiter.refused.as_deref(), opts.timeout),
+            }),
+        };
+        RunResult {
+            region: state.region,
+            result,
+        }
+    }
+}
+
+fn output_error(e: io::Error) -> Error {
+    Error::new(
+        ErrorKind::Output,
+        format!("writing the output stream: {}", crate::error::describe_io(&e)),
+    )
+    .with_io_kind(e.kind())
+}

@@ -1,0 +1,43 @@
+//! Describing a failed run: which limit was hit, or which trap, and where.
+//!
+//! The first line says what happened in words a user can act on; the details
+//! carry the wasm backtrace with function names (from the plugin's `name`
+//! section where it kept one), one frame per line.
+
+use std::time::Duration;
+
+use wasmtime::{Trap, WasmBacktrace};
+
+use crate::error::{Error, ErrorKind};
+
+/// Builds the error for a run that ended in `err` (a trap or a host error).
+pub(super) fn describe(
+    plugin: &str,
+    err: &wasmtime::Error,
+    refused: Option<&str>,
+    timeout: Option<Duration>,
+) -> Error {
+    let what = match (err.downcast_ref::<Trap>(), refused) {
+        (_, Some(limit)) => limit.to_string(),
+        (Some(Trap::Interrupt), _) => match timeout {
+            Some(t) => format!("timeout after {} ms", t.as_millis()),
+            None => "interrupted".to_string(),
+        },
+        (Some(Trap::OutOfFuel), _) => "out of fuel".to_string(),
+        (Some(trap), _) => format!("trapped: {trap}"),
+        (None, _) => super::load::error_chain(err),
+    };
+    let mut details = String::new();
+    if let Some(bt) = err.downcast_ref::<WasmBacktrace>() {
+        details.push_str("wasm backtrace:\n");
+        for (i, frame) in bt.frames().iter().enumerate() {
+            let name = frame
+                .func_name()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("<function {}>", frame.func_index()));
+            let module = frame.module().name().unwrap_or(plugin);
+            details.push_str(&format!("  {i:>3}: {module}!{name}\n"));
+        }
+    }
+    Error::new(ErrorKind::PluginTrap, format!("plugin {plugin}: {what}")).with_details(details)
+}

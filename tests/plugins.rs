@@ -144,13 +144,15 @@ fn core_module_and_component_give_the_same_result() {
 
 #[test]
 fn many_small_files() {
-    // 20,000 files of 0..=99 bytes: packed, so they cost one mapping.
+    // 100,000 files of 0..=99 bytes: more than the open-file limit and the
+    // mapping limit allow one each of; packed, they cost one mapping.
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(42);
     let mut all = Vec::new();
     let mut names = Vec::new();
-    for i in 0..20_000 {
-        let data = rng.bytes(rng.below(100) as usize, TEXTISH);
+    for i in 0..100_000 {
+        let len = rng.below(100) as usize;
+        let data = rng.bytes(len, TEXTISH);
         let name = format!("f{i}");
         std::fs::write(dir.path().join(&name), &data).unwrap();
         all.extend_from_slice(&data);

@@ -12,22 +12,71 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, StatFs};
 
 use crate::error::{describe_io, Error, Result};
 
+/// Files below this size are read at once when opened read-only, and closed:
+/// a run over 100,000 small files must not need 100,000 descriptors. The
+/// layout packs such files instead of mapping them (see [`super::layout`]).
+pub const SMALL_FILE: u64 = 64 << 10;
+
+/// Descriptors kept free for everything else the process opens.
+const FD_RESERVE: u64 = 256;
+
 /// An opened, validated input file.
 #[derive(Debug)]
 pub struct InputFile {
     /// The path as the user gave it.
     pub path: PathBuf,
-    /// The open file (read-only, or read-write for in-place runs).
-    pub file: File,
     /// Length in bytes at the time it was opened.
     pub len: u64,
+    content: Content,
+}
+
+#[derive(Debug)]
+enum Content {
+    /// The open file (read-only, or read-write for in-place runs), locked.
+    Open(File),
+    /// A small file read whole when it was opened read-only, then closed.
+    Read(Vec<u8>),
+}
+
+impl InputFile {
+    /// The open file, unless it was small and read whole.
+    pub fn file(&self) -> Option<&File> {
+        match &self.content {
+            Content::Open(f) => Some(f),
+            Content::Read(_) => None,
+        }
+    }
+
+    /// Fills `dst` with the file's first `dst.len()` bytes.
+    pub fn read_start(&self, dst: &mut [u8]) -> io::Result<()> {
+        match &self.content {
+            Content::Open(f) => f.read_exact_at(dst, 0),
+            Content::Read(bytes) => {
+                dst.copy_from_slice(&bytes[..dst.len()]);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit and returns it.
+fn raise_fd_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if let Some(max) = lim.maximum {
+        if lim.current.is_some_and(|cur| cur < max) {
+            lim.current = Some(max);
+            let _ = setrlimit(Resource::Nofile, lim);
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 /// Pseudo file systems whose files report sizes unrelated to their content.
@@ -61,15 +110,23 @@ fn file_type_name(ft: &std::fs::FileType) -> &'static str {
 /// for writing and the same file named twice (same device and inode, through
 /// any path, symlink or hard link) is refused.
 pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> {
+    let fd_budget = raise_fd_limit().saturating_sub(FD_RESERVE);
+    if writable && paths.len() as u64 > fd_budget {
+        return Err(Error::new(
+            crate::error::ErrorKind::Input,
+            format!(
+                "{} input files: writing in place keeps every file open, and the open-file \
+                 limit allows {fd_budget}; raise it (ulimit -n) or write with --output",
+                paths.len()
+            ),
+        ));
+    }
     let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
     let mut files = Vec::with_capacity(paths.len());
     for (i, path) in paths.iter().enumerate() {
         let input = open_one(path, writable)?;
-        let meta = input
-            .file
-            .metadata()
-            .map_err(|e| Error::input(path, describe_io(&e)))?;
-        if let Some(&first) = seen.get(&(meta.dev(), meta.ino())) {
+        let (dev, ino) = input.id;
+        if let Some(&first) = seen.get(&(dev, ino)) {
             if writable {
                 return Err(Error::input(
                     path,
@@ -82,34 +139,56 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
                 ));
             }
         } else {
-            seen.insert((meta.dev(), meta.ino()), i);
+            seen.insert((dev, ino), i);
         }
-        lock(&input, writable)?;
-        files.push(input);
+        lock(&input.file, path, writable)?;
+        let content = if !writable && input.len < SMALL_FILE {
+            // Read now and close: see SMALL_FILE.
+            let mut bytes = vec![0u8; input.len as usize];
+            input
+                .file
+                .read_exact_at(&mut bytes, 0)
+                .map_err(|e| Error::input(path, describe_io(&e)))?;
+            Content::Read(bytes)
+        } else {
+            Content::Open(input.file)
+        };
+        files.push(InputFile {
+            path: path.clone(),
+            len: input.len,
+            content,
+        });
     }
     Ok(files)
 }
 
 /// Takes the advisory lock for the run; checked after the duplicate test, so
 /// a file named twice is reported as such, not as locked.
-fn lock(input: &InputFile, writable: bool) -> Result<()> {
+fn lock(file: &File, path: &Path, writable: bool) -> Result<()> {
     let op = if writable {
         FlockOperation::NonBlockingLockExclusive
     } else {
         FlockOperation::NonBlockingLockShared
     };
-    if let Err(e) = rustix::fs::flock(&input.file, op) {
+    if let Err(e) = rustix::fs::flock(file, op) {
         let why = if e == rustix::io::Errno::WOULDBLOCK {
             "is locked by another process (another mmhost run writing it?)".to_string()
         } else {
             format!("cannot lock: {e}")
         };
-        return Err(Error::input(&input.path, why));
+        return Err(Error::input(path, why));
     }
     Ok(())
 }
 
-fn open_one(path: &Path, writable: bool) -> Result<InputFile> {
+/// A file opened and checked, not yet locked.
+struct Opened {
+    file: File,
+    len: u64,
+    id: (u64, u64),
+}
+
+fn open_one(path: &Path, writable: bool) -> Result<Opened> {
     // Look before opening: opening a FIFO would block, a socket would fail
     // with an obscure error.
     let meta = std::fs::metadata(path).map_err(|e| Error::input(path, describe_io(&e)))?;
@@ -154,10 +233,10 @@ fn open_one(path: &Path, writable: bool) -> Result<InputFile> {
             ));
         }
     }
-    Ok(InputFile {
-        path: path.to_path_buf(),
+    Ok(Opened {
         file,
         len: fmeta.len(),
+        id: (fmeta.dev(), fmeta.ino()),
     })
 }
 

@@ -102,7 +102,7 @@ impl LayoutParams {
         LayoutParams {
             page: rustix::param::page_size() as u64,
             huge: 2 << 20,
-            pack_below: 64 << 10,
+            pack_below: super::inputs::SMALL_FILE,
             max_mappings: max_map_count / 2,
             max_packed_bytes: 4 << 30,
         }

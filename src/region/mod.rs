@@ -204,7 +204,10 @@ impl Region {
                 Placement::Empty => i += 1,
                 Placement::Mapped => {
                     let f = &inputs[i];
-                    res.map_file(slot.addr, slot.len as usize, &f.file, writable)
+                    let file = f.file().ok_or_else(|| {
+                        map_error(&f.path, io::Error::other("file was closed after reading"))
+                    })?;
+                    res.map_file(slot.addr, slot.len as usize, file, writable)
                         .map_err(|e| map_error(&f.path, e))?;
                     i += 1;
                 }
@@ -232,8 +235,7 @@ impl Region {
                         let dst =
                             unsafe { std::slice::from_raw_parts_mut(res.ptr(s.addr), s.len as usize) };
                         inputs[k]
-                            .file
-                            .read_exact_at(dst, 0)
+                            .read_start(dst)
                             .map_err(|e| Error::input(&inputs[k].path, describe_io(&e)))?;
                     }
                     if !writable {
@@ -255,7 +257,15 @@ impl Region {
         target.set_len(0).map_err(out_err)?;
         let mut pos = 0u64;
         for f in &inputs {
-            copy_range(&f.file, &target, pos, f.len)
+            let copied = match f.file() {
+                Some(file) => copy_range(file, &target, pos, f.len),
+                None => {
+                    let mut bytes = vec![0u8; f.len as usize];
+                    f.read_start(&mut bytes)
+                        .and_then(|()| target.write_all_at(&bytes, pos))
+                }
+            };
+            copied
                 .map_err(|e| Error::output(target_path, format!("copying {}: {}", f.path.display(), describe_io(&e))))?;
             pos += f.len;
         }
@@ -440,6 +450,10 @@ impl Region {
                     }
                     let f = &self.inputs[i];
                     let fail = |e: io::Error| Error::output(&f.path, describe_io(&e));
+                    // Writable regions keep every input open (see open_inputs).
+                    let file = f
+                        .file()
+                        .ok_or_else(|| fail(io::Error::other("file is not open for writing")))?;
                     match slot.placement {
                         Placement::Empty => {}
                         Placement::Mapped => mem.sync(slot.addr, slot.len as usize).map_err(fail)?,
@@ -448,10 +462,10 @@ impl Region {
                             // this region, and nothing writes it during the
                             // copy (`flush` runs after the plugin).
                             let bytes = unsafe { mem.slice(slot.addr, slot.len as usize) };
-                            f.file.write_all_at(bytes, 0).map_err(fail)?;
+                            file.write_all_at(bytes, 0).map_err(fail)?;
                         }
                     }
-                    f.file.sync_data().map_err(fail)?;
+                    file.sync_data().map_err(fail)?;
                 }
             }
         }

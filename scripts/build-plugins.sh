@@ -15,7 +15,7 @@
 set -euo pipefail
 
 # The plugins to build: crate names under plugins/, one place only.
-PLUGINS=(upper checksum count tail reverse)
+PLUGINS=(upper checksum count tail reverse probe)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET=wasm32-unknown-unknown

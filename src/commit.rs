@@ -108,7 +108,10 @@ fn create_temp_beside(out: &Path) -> Result<(File, TempFile)> {
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o666);
     for attempt in 0..100u32 {
-        let path = dir.join(format!(".{name}.mmhost-{}-{attempt}.tmp", std::process::id()));
+        let path = dir.join(format!(
+            ".{name}.mmhost-{}-{attempt}.tmp",
+            std::process::id()
+        ));
         match OpenOptions::new()
             .read(true)
             .write(true)
@@ -128,7 +131,11 @@ fn create_temp_beside(out: &Path) -> Result<(File, TempFile)> {
             Err(e) => {
                 return Err(Error::output(
                     out,
-                    format!("cannot create a temporary file in {}: {}", dir.display(), describe_io(&e)),
+                    format!(
+                        "cannot create a temporary file in {}: {}",
+                        dir.display(),
+                        describe_io(&e)
+                    ),
                 ))
             }
         }
@@ -156,10 +163,18 @@ impl Pending {
                 })
             }
             Target::Output(out) => {
-                region.flush().map_err(|e| Error::output(out, e.message()))?;
+                region
+                    .flush()
+                    .map_err(|e| Error::output(out, e.message()))?;
                 let temp = self.temp.as_mut().expect("output target has a temp file");
                 std::fs::rename(&temp.path, out).map_err(|e| {
-                    Error::output(out, format!("cannot rename the finished file into place: {}", describe_io(&e)))
+                    Error::output(
+                        out,
+                        format!(
+                            "cannot rename the finished file into place: {}",
+                            describe_io(&e)
+                        ),
+                    )
                 })?;
                 temp.keep = true;
                 sync_parent(out);

@@ -48,7 +48,10 @@ fn directory() {
 fn fifo() {
     let files = Files::new(&[5], 3, TEXTISH);
     let fifo = files.dir.path().join("fifo");
-    let ok = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(ok.success());
     let mut paths = files.paths.clone();
     paths.push(fifo.clone());
@@ -97,7 +100,10 @@ fn same_file_twice_is_refused_with_writes() {
     paths.push(link);
     let r = run(&[], &plugin("tail"), &paths, &["12"]);
     r.assert_ok();
-    assert_eq!(r.stdout, [files.contents[1].clone(), files.contents[0].clone()].concat());
+    assert_eq!(
+        r.stdout,
+        [files.contents[1].clone(), files.contents[0].clone()].concat()
+    );
 }
 
 #[test]

@@ -28,7 +28,14 @@ fn count_matches_python_semantics_across_boundaries() {
         // straddling every file boundary.
         let files = Files::new(lens, 200 + i as u64, b"ab");
         let all = files.concat();
-        for pat in ["a", "ab", "aba", "abba", "bbbbbbbbbb", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+        for pat in [
+            "a",
+            "ab",
+            "aba",
+            "abba",
+            "bbbbbbbbbb",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
             let r = run(&[], &plugin, &files.paths, &[pat]);
             r.assert_ok();
             assert_eq!(
@@ -66,7 +73,14 @@ fn tail_emits_last_bytes_through_negative_offset() {
     for (i, lens) in size_sets().iter().enumerate() {
         let files = Files::new(lens, 300 + i as u64, TEXTISH);
         let all = files.concat();
-        for n in [0usize, 1, 4096, all.len().saturating_sub(1), all.len(), all.len() + 10] {
+        for n in [
+            0usize,
+            1,
+            4096,
+            all.len().saturating_sub(1),
+            all.len(),
+            all.len() + 10,
+        ] {
             let r = run(&[], &plugin, &files.paths, &[&n.to_string()]);
             r.assert_ok();
             let want = &all[all.len() - n.min(all.len())..];
@@ -95,7 +109,10 @@ fn upper_to_output_leaves_inputs_untouched() {
         let out = files.dir.path().join("out.txt");
         let r = run(&["-o", out.to_str().unwrap()], &plugin, &files.paths, &[]);
         r.assert_ok();
-        assert!(std::fs::read(&out).unwrap() == upper(&files.concat()), "sizes {lens:?}");
+        assert!(
+            std::fs::read(&out).unwrap() == upper(&files.concat()),
+            "sizes {lens:?}"
+        );
         files.assert_unchanged();
         // No temporary file is left behind.
         let leftovers: Vec<_> = std::fs::read_dir(files.dir.path())

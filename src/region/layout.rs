@@ -236,7 +236,7 @@ impl Layout {
                 }
                 Placement::Mapped => {
                     mappings += 1;
-                    if cursor % params.page == 0 {
+                    if cursor.is_multiple_of(params.page) {
                         cursor // contiguous with what precedes
                     } else if len >= params.huge {
                         round_up(cursor, params.huge)
@@ -452,7 +452,15 @@ mod tests {
         }
         let total: usize = layout.pieces(0, layout.size()).map(|(_, l)| l).sum();
         assert_eq!(total as u64, layout.size());
-        assert!(layout.span() >= layout.slots().iter().map(|s| s.addr + s.len).max().unwrap_or(0));
+        assert!(
+            layout.span()
+                >= layout
+                    .slots()
+                    .iter()
+                    .map(|s| s.addr + s.len)
+                    .max()
+                    .unwrap_or(0)
+        );
     }
 
     #[test]

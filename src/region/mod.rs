@@ -232,8 +232,9 @@ impl Region {
                         }
                         // SAFETY: the slot lies in the anonymous run just
                         // mapped read-write; nothing else refers to it yet.
-                        let dst =
-                            unsafe { std::slice::from_raw_parts_mut(res.ptr(s.addr), s.len as usize) };
+                        let dst = unsafe {
+                            std::slice::from_raw_parts_mut(res.ptr(s.addr), s.len as usize)
+                        };
                         inputs[k]
                             .read_start(dst)
                             .map_err(|e| Error::input(&inputs[k].path, describe_io(&e)))?;
@@ -265,8 +266,12 @@ impl Region {
                         .and_then(|()| target.write_all_at(&bytes, pos))
                 }
             };
-            copied
-                .map_err(|e| Error::output(target_path, format!("copying {}: {}", f.path.display(), describe_io(&e))))?;
+            copied.map_err(|e| {
+                Error::output(
+                    target_path,
+                    format!("copying {}: {}", f.path.display(), describe_io(&e)),
+                )
+            })?;
             pos += f.len;
         }
         let page = rustix::param::page_size() as u64;
@@ -325,12 +330,16 @@ impl Region {
 
     /// Which inputs were written to (for reports).
     pub fn written_inputs(&self) -> Vec<usize> {
-        (0..self.dirty.len()).filter(|&i| self.dirty[i].get()).collect()
+        (0..self.dirty.len())
+            .filter(|&i| self.dirty[i].get())
+            .collect()
     }
 
     /// Resolves `at` (negative from the end) for an access of `len` bytes.
     pub fn resolve(&self, at: i64, len: u64) -> Result<u64, AccessError> {
-        self.layout.resolve(at, len).map_err(AccessError::OutOfRange)
+        self.layout
+            .resolve(at, len)
+            .map_err(AccessError::OutOfRange)
     }
 
     /// The global offset of byte `delta` of segment `segment` (negative deltas
@@ -356,10 +365,10 @@ impl Region {
 
     /// Reads `len` bytes at `at` (negative from the end) into a new vector.
     pub fn read(&self, at: i64, len: u64) -> Result<Vec<u8>, AccessError> {
+        let start = self.resolve(at, len)?;
         if len > MAX_READ {
             return Err(AccessError::TooLarge { limit: MAX_READ });
         }
-        let start = self.resolve(at, len)?;
         let mut buf = vec![0u8; len as usize];
         self.read_into(start, &mut buf);
         Ok(buf)
@@ -456,7 +465,9 @@ impl Region {
                         .ok_or_else(|| fail(io::Error::other("file is not open for writing")))?;
                     match slot.placement {
                         Placement::Empty => {}
-                        Placement::Mapped => mem.sync(slot.addr, slot.len as usize).map_err(fail)?,
+                        Placement::Mapped => {
+                            mem.sync(slot.addr, slot.len as usize).map_err(fail)?
+                        }
                         Placement::Packed => {
                             // SAFETY: the slot is mapped (anonymous) memory of
                             // this region, and nothing writes it during the
@@ -630,7 +641,11 @@ mod tests {
             let mut pos = 0;
             for (p, &len) in paths.iter().zip(&lens) {
                 let on_disk = std::fs::read(p).unwrap();
-                assert_eq!(on_disk, &model[pos..pos + len as usize], "round {round} {p:?}");
+                assert_eq!(
+                    on_disk,
+                    &model[pos..pos + len as usize],
+                    "round {round} {p:?}"
+                );
                 pos += len as usize;
             }
         }
@@ -644,9 +659,11 @@ mod tests {
         assert_eq!(region.write(0, b"x"), Err(AccessError::ReadOnly));
         assert_eq!(region.to_vec(), contents.concat());
         assert_eq!(region.read(-1, 1).unwrap(), vec![contents[1][4999]]);
+        // Bounds are checked first: a huge read of a small region is out of
+        // range rather than too large.
         assert!(matches!(
             region.read(0, MAX_READ + 1),
-            Err(AccessError::TooLarge { .. })
+            Err(AccessError::OutOfRange(_))
         ));
     }
 

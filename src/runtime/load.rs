@@ -30,7 +30,10 @@ pub(super) fn compile(engine: &Engine, path: &Path) -> Result<Component> {
     } else if looks_like_text(&bytes) {
         wat::parse_bytes(&bytes)
             .map_err(|e| {
-                Error::plugin_load(path, format!("not valid WebAssembly text: {}", one_line(&e)))
+                Error::plugin_load(
+                    path,
+                    format!("not valid WebAssembly text: {}", one_line(&e)),
+                )
             })?
             .into_owned()
     } else {
@@ -49,7 +52,10 @@ pub(super) fn compile(engine: &Engine, path: &Path) -> Result<Component> {
         [1, 0, 0, 0] => wrap_module(&binary).map_err(|e| {
             Error::plugin_load(
                 path,
-                format!("core module cannot be made a component: {}", anyhow_chain(&e)),
+                format!(
+                    "core module cannot be made a component: {}",
+                    anyhow_chain(&e)
+                ),
             )
         })?,
         [0x0d, 0, 1, 0] => binary,
@@ -117,7 +123,10 @@ fn anyhow_chain(e: &anyhow::Error) -> String {
 }
 
 fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Why a component could not be linked, naming the import mmhost lacks.

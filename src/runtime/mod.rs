@@ -268,7 +268,13 @@ impl host::Host for HostState {
         self.logged += 1;
         let mut err = io::stderr().lock();
         if self.logged <= MAX_LOG_LINES {
-            let _ = writeln!(err, "{}: {}: {}", self.plugin, level.name(), message.trim_end());
+            let _ = writeln!(
+                err,
+                "{}: {}: {}",
+                self.plugin,
+                level.name(),
+                message.trim_end()
+            );
         } else if self.logged == MAX_LOG_LINES + 1 {
             let _ = writeln!(
                 err,
@@ -306,23 +312,27 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     inst.func_wrap("size", |store: StoreContextMut<'_, HostState>, (): ()| {
         Ok((store.data().region.size(),))
     })?;
-    inst.func_wrap("writable", |store: StoreContextMut<'_, HostState>, (): ()| {
-        Ok((store.data().region.writable(),))
-    })?;
-    inst.func_wrap("segments", |store: StoreContextMut<'_, HostState>, (): ()| {
-        let segs: Vec<wit_region::Segment> = store
-            .data()
-            .region
-            .segments()
-            .iter()
-            .map(|s| wit_region::Segment {
-                name: s.name.clone(),
-                start: s.start,
-                len: s.len,
-            })
-            .collect();
-        Ok((segs,))
-    })?;
+    inst.func_wrap(
+        "writable",
+        |store: StoreContextMut<'_, HostState>, (): ()| Ok((store.data().region.writable(),)),
+    )?;
+    inst.func_wrap(
+        "segments",
+        |store: StoreContextMut<'_, HostState>, (): ()| {
+            let segs: Vec<wit_region::Segment> = store
+                .data()
+                .region
+                .segments()
+                .iter()
+                .map(|s| wit_region::Segment {
+                    name: s.name.clone(),
+                    start: s.start,
+                    len: s.len,
+                })
+                .collect();
+            Ok((segs,))
+        },
+    )?;
     inst.func_wrap(
         "read",
         |store: StoreContextMut<'_, HostState>, (at, len): (i64, u64)| -> Res<Vec<u8>> {
@@ -341,7 +351,11 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     inst.func_wrap(
         "locate",
         |store: StoreContextMut<'_, HostState>, (segment, delta): (u32, i64)| -> Res<u64> {
-            Ok((store.data().region.locate(segment, delta).map_err(Into::into),))
+            Ok((store
+                .data()
+                .region
+                .locate(segment, delta)
+                .map_err(Into::into),))
         },
     )?;
     Ok(())
@@ -512,7 +526,12 @@ impl Runtime {
             )),
             Err(e) => Err(match state.out_error {
                 Some(out) => output_error(out),
-                None => trap::describe(&plugin.name, &e, state.limiter.refused.as_deref(), opts.timeout),
+                None => trap::describe(
+                    &plugin.name,
+                    &e,
+                    state.limiter.refused.as_deref(),
+                    opts.timeout,
+                ),
             }),
         };
         RunResult {
@@ -525,7 +544,10 @@ impl Runtime {
 fn output_error(e: io::Error) -> Error {
     Error::new(
         ErrorKind::Output,
-        format!("writing the output stream: {}", crate::error::describe_io(&e)),
+        format!(
+            "writing the output stream: {}",
+            crate::error::describe_io(&e)
+        ),
     )
     .with_io_kind(e.kind())
 }

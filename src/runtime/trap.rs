@@ -24,19 +24,25 @@ pub(super) fn describe(
             None => "interrupted".to_string(),
         },
         (Some(Trap::OutOfFuel), _) => "out of fuel".to_string(),
-        (Some(trap), _) => format!("trapped: {trap}"),
+        (Some(trap), _) => {
+            let text = trap.to_string();
+            format!(
+                "trapped: {}",
+                text.strip_prefix("wasm trap: ").unwrap_or(&text)
+            )
+        }
         (None, _) => super::load::error_chain(err),
     };
     let mut details = String::new();
     if let Some(bt) = err.downcast_ref::<WasmBacktrace>() {
         details.push_str("wasm backtrace:\n");
         for (i, frame) in bt.frames().iter().enumerate() {
-            let name = frame
-                .func_name()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("<function {}>", frame.func_index()));
-            let module = frame.module().name().unwrap_or(plugin);
-            details.push_str(&format!("  {i:>3}: {module}!{name}\n"));
+            // Rust guests keep mangled names in their name section.
+            let name = match frame.func_name() {
+                Some(raw) => format!("{:#}", rustc_demangle::demangle(raw)),
+                None => format!("<function {}>", frame.func_index()),
+            };
+            details.push_str(&format!("  {i:>3}: {name}\n"));
         }
     }
     Error::new(ErrorKind::PluginTrap, format!("plugin {plugin}: {what}")).with_details(details)

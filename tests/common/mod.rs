@@ -100,7 +100,11 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
     }
 
     pub fn bytes(&mut self, len: usize, alphabet: &[u8]) -> Vec<u8> {
@@ -134,7 +138,11 @@ impl Files {
             paths.push(p);
             contents.push(data);
         }
-        Files { dir, paths, contents }
+        Files {
+            dir,
+            paths,
+            contents,
+        }
     }
 
     pub fn concat(&self) -> Vec<u8> {
@@ -157,7 +165,11 @@ impl Files {
         for (p, c) in self.paths.iter().zip(&self.contents) {
             let now = std::fs::read(p).expect("read input");
             assert_eq!(now.len(), c.len(), "{} changed size", p.display());
-            assert!(now == expected[pos..pos + c.len()], "{} has the wrong bytes", p.display());
+            assert!(
+                now == expected[pos..pos + c.len()],
+                "{} has the wrong bytes",
+                p.display()
+            );
             pos += c.len();
         }
     }

@@ -12,9 +12,7 @@ impl Plugin for Tail {
         let [n] = args.as_slice() else {
             return Err(USAGE.to_string());
         };
-        let n: u64 = n
-            .parse()
-            .map_err(|_| format!("invalid N {n:?}; {USAGE}"))?;
+        let n: u64 = n.parse().map_err(|_| format!("invalid N {n:?}; {USAGE}"))?;
         // Offsets from the end: -remaining is where the rest of the tail
         // starts. Regions are far below i64::MAX bytes.
         let mut remaining = n.min(region::size());

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, as CI does (.ci/run calls this script):
+# formatting, the host's unit and integration tests (which build the plugins
+# with scripts/build-plugins.sh), and clippy on host and plugins.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+cargo fmt --all -- --check
+(cd plugins && cargo fmt --all -- --check)
+
+cargo test --release
+
+cargo clippy --release --all-targets -- -D warnings
+(cd plugins && cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)

@@ -28,8 +28,8 @@ pub enum ErrorKind {
     /// The plugin trapped, ran out of a limit (memory, time) or misbehaved at
     /// run time. Exit code 5.
     PluginTrap,
-    /// The result could not be written: output file, in-place flush. Exit
-    /// code 6.
+    /// The result could not be written: a staged copy, the output file, the
+    /// commit. Nothing was changed. Exit code 6.
     Output,
 }
 

@@ -10,8 +10,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::commit::{self, CommitReport, Target};
-use crate::error::Result;
+use crate::commit::{self, CommitReport, Recovered, Target};
+use crate::error::{Error, ErrorKind, Result};
 use crate::region::{open_inputs, Stats};
 use crate::runtime::{RunOptions, RunResult, Runtime};
 
@@ -26,6 +26,8 @@ pub struct Job {
     pub target: Target,
     /// Arguments and limits of the run.
     pub run: RunOptions,
+    /// Run with writes enabled, commit nothing, report what would change.
+    pub dry_run: bool,
 }
 
 /// What a successful job did.
@@ -43,10 +45,31 @@ pub struct Report {
 
 impl Job {
     /// Runs the job, writing the plugin's output stream to `out`.
-    pub fn execute(&self, runtime: &Runtime, out: Box<dyn Write + Send>) -> Result<Report> {
-        let inputs = open_inputs(&self.inputs, self.target.writes_inputs())?;
+    ///
+    /// First finishes or undoes any interrupted run in the directories this
+    /// job touches (telling `on_recovery`), so that nothing reads a file
+    /// caught between two versions.
+    pub fn execute(
+        &self,
+        runtime: &Runtime,
+        out: Box<dyn Write + Send>,
+        on_recovery: &mut dyn FnMut(&Recovered),
+    ) -> Result<Report> {
+        let dirs = self.target.dirs_to_recover(&self.inputs);
+        let recovered = commit::recover(&dirs).map_err(|e| {
+            Error::new(
+                ErrorKind::Input,
+                format!(
+                    "recovering an interrupted run: {}",
+                    crate::error::describe_io(&e)
+                ),
+            )
+        })?;
+        recovered.iter().for_each(&mut *on_recovery);
+        let exclusive = self.target.replaces_inputs() && !self.dry_run;
+        let inputs = open_inputs(&self.inputs, exclusive)?;
         let plugin = runtime.load(&self.plugin)?;
-        let (region, pending) = commit::prepare(inputs, &self.target)?;
+        let (region, pending) = commit::prepare(inputs, &self.target, self.dry_run)?;
         let RunResult { region, result } = runtime.run(&plugin, region, &self.run, out);
         // On failure `pending` is dropped here, which discards what it can.
         let ok = result?;

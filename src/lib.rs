@@ -13,8 +13,9 @@
 //!     inputs: vec!["a.bin".into(), "b.bin".into()],
 //!     target: Target::ReadOnly,
 //!     run: RunOptions::default(),
+//!     dry_run: false,
 //! };
-//! let report = job.execute(&runtime, Box::new(std::io::stdout()))?;
+//! let report = job.execute(&runtime, Box::new(std::io::stdout()), &mut |r| eprintln!("{r:?}"))?;
 //! println!("{}", report.ok);
 //! # Ok::<(), mmhost::Error>(())
 //! ```

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use mmhost::commit::Target;
+use mmhost::commit::{Recovered, Target};
 use mmhost::job::Job;
 use mmhost::region::{open_inputs, Placement, Region};
 use mmhost::runtime::{LogLevel, RunOptions, Runtime, RuntimeOptions};
@@ -22,7 +22,7 @@ Exit codes:
   3  input file error (missing, not a regular file, unreadable, named twice, locked)
   4  the plugin cannot be loaded (not wasm, wrong world, unknown imports)
   5  the plugin trapped or hit a limit (memory, timeout)
-  6  the result could not be written (output file, in-place sync)";
+  6  the result could not be written (disk full, unwritable directory); nothing changed";
 
 #[derive(Parser)]
 #[command(
@@ -51,11 +51,24 @@ Examples:
   mmhost run count.wasm logs/*.txt -- ERROR
   mmhost run --in-place upper.wasm notes.txt
   mmhost run -o joined.txt upper.wasm a.txt b.txt
+  mmhost run --output-dir out/ upper.wasm a.txt b.txt
+  mmhost run --dry-run upper.wasm notes.txt
 
-By default the region is read-only. With --in-place the plugin's writes go
-into the input files; with --output they go into a new file holding the
-transformed concatenation, and the inputs are left untouched.")]
+By default the region is read-only. With --in-place the plugin's writes
+replace the input files; with --output they go into a new file holding the
+transformed concatenation; with --output-dir each input is written to the
+directory under its own name. Writes are all or nothing: a plugin error, a
+trap or a kill leaves every file exactly old or exactly new.")]
     Run(RunArgs),
+    /// Finish or undo interrupted runs over PATHS (files or directories).
+    ///
+    /// mmhost does this by itself before any run that touches the same
+    /// directories; this command does only that.
+    Recover {
+        /// Files or directories to check.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Print how FILES would be laid out in a region (the segment table).
     Layout {
         /// Print JSON instead of a table.
@@ -77,12 +90,18 @@ transformed concatenation, and the inputs are left untouched.")]
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Write the plugin's changes into the input files.
-    #[arg(short, long, conflicts_with = "output")]
+    /// Replace the input files with the plugin's changes (atomically).
+    #[arg(short, long, conflicts_with_all = ["output", "output_dir"])]
     in_place: bool,
     /// Write the transformed concatenation to FILE; inputs stay untouched.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "output_dir")]
     output: Option<PathBuf>,
+    /// Write each input, transformed, to DIR under its own name.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Run with writes enabled but commit nothing; report what would change.
+    #[arg(long)]
+    dry_run: bool,
     /// Cap on the plugin's linear memory (e.g. 64M, 1G).
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
     max_memory: u64,
@@ -157,10 +176,11 @@ fn log_level(cli: &Cli) -> LogLevel {
 }
 
 fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
-    let target = match (&args.output, args.in_place) {
-        (Some(out), _) => Target::Output(out.clone()),
-        (None, true) => Target::InPlace,
-        (None, false) => Target::ReadOnly,
+    let target = match (&args.output, &args.output_dir, args.in_place) {
+        (Some(out), _, _) => Target::Output(out.clone()),
+        (None, Some(dir), _) => Target::OutputDir(dir.clone()),
+        (None, None, true) => Target::InPlace,
+        (None, None, false) => Target::ReadOnly,
     };
     let level = log_level(cli);
     let runtime = Runtime::new(&if args.no_cache {
@@ -178,9 +198,10 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
             timeout: args.timeout,
             log_level: level,
         },
+        dry_run: args.dry_run,
     };
     let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
-    let report = job.execute(&runtime, out)?;
+    let report = job.execute(&runtime, out, &mut |r| report_recovery(r, level))?;
     if !report.ok.is_empty() {
         let mut stdout = io::stdout().lock();
         let nl = if report.ok.ends_with('\n') { "" } else { "\n" };
@@ -191,7 +212,24 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
                     .with_io_kind(e.kind())
             })?;
     }
-    if job.target != Target::ReadOnly && level >= LogLevel::Info {
+    if let Some(changes) = &report.commit.dry_run {
+        if level >= LogLevel::Info {
+            let total: u64 = changes.iter().map(|(_, n)| n).sum();
+            let list: Vec<String> = changes
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(p, n)| format!("{} ({n})", p.display()))
+                .collect();
+            eprintln!(
+                "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
+                total,
+                list.len(),
+                if list.len() == 1 { "" } else { "s" },
+                if list.is_empty() { "" } else { ": " },
+                list.join(", ")
+            );
+        }
+    } else if job.target != Target::ReadOnly && level >= LogLevel::Info {
         let files: Vec<String> = report
             .commit
             .files
@@ -206,6 +244,55 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
             if files.is_empty() { "" } else { ": " },
             files.join(", ")
         );
+    }
+    Ok(())
+}
+
+fn report_recovery(r: &Recovered, level: LogLevel) {
+    if level < LogLevel::Warn {
+        return;
+    }
+    match r {
+        Recovered::RolledForward(files) => eprintln!(
+            "mmhost: finished an interrupted run: {} file{} replaced with the new version ({})",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Recovered::RolledBack(n) => eprintln!(
+            "mmhost: undid an interrupted run: removed {n} unfinished cop{}; the files are unchanged",
+            if *n == 1 { "y" } else { "ies" }
+        ),
+        Recovered::Orphans(n) => eprintln!(
+            "mmhost: removed {n} leftover cop{} of a killed run; the files are unchanged",
+            if *n == 1 { "y" } else { "ies" }
+        ),
+    }
+}
+
+fn recover(paths: &[PathBuf], level: LogLevel) -> Result<(), Error> {
+    let dirs: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            let p = p.canonicalize().map_err(|e| Error::input(p, e))?;
+            Ok(if p.is_dir() {
+                p
+            } else {
+                p.parent().map(PathBuf::from).unwrap_or(p)
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    let done = mmhost::commit::recover(&dirs)
+        .map_err(|e| Error::new(ErrorKind::Output, format!("recovering: {e}")))?;
+    for r in &done {
+        report_recovery(r, level);
+    }
+    if done.is_empty() && level >= LogLevel::Info {
+        eprintln!("mmhost: nothing to recover");
     }
     Ok(())
 }
@@ -305,6 +392,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run(&cli, args),
         Command::Layout { json, files } => layout(files, *json),
+        Command::Recover { paths } => recover(paths, log_level(&cli)),
         Command::Wrap { module, output } => wrap(module, output),
     };
     match result {

@@ -106,9 +106,11 @@ fn file_type_name(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
-/// Opens and validates `paths`, in order. With `writable`, files are opened
-/// for writing and the same file named twice (same device and inode, through
-/// any path, symlink or hard link) is refused.
+/// Opens and validates `paths`, in order, read-only: mmhost never writes
+/// through these descriptors (writes go to staged copies). With `writable`
+/// (a run whose writes will replace the files) each file is locked
+/// exclusively and kept open, and the same file named twice (same device and
+/// inode, through any path, symlink or hard link) is refused.
 pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> {
     let fd_budget = raise_fd_limit().saturating_sub(FD_RESERVE);
     if writable && paths.len() as u64 > fd_budget {
@@ -124,7 +126,7 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
     let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
     let mut files = Vec::with_capacity(paths.len());
     for (i, path) in paths.iter().enumerate() {
-        let input = open_one(path, writable)?;
+        let input = open_one(path)?;
         let (dev, ino) = input.id;
         if let Some(&first) = seen.get(&(dev, ino)) {
             if writable {
@@ -188,7 +190,7 @@ struct Opened {
     id: (u64, u64),
 }
 
-fn open_one(path: &Path, writable: bool) -> Result<Opened> {
+fn open_one(path: &Path) -> Result<Opened> {
     // Look before opening: opening a FIFO would block, a socket would fail
     // with an obscure error.
     let meta = std::fs::metadata(path).map_err(|e| Error::input(path, describe_io(&e)))?;
@@ -197,19 +199,12 @@ fn open_one(path: &Path, writable: bool) -> Result<Opened> {
     }
     let file = OpenOptions::new()
         .read(true)
-        .write(writable)
         .custom_flags(libc_flags())
         .open(path)
         .map_err(|e| {
-            let why = match (e.kind(), writable) {
-                (io::ErrorKind::PermissionDenied, true) => {
-                    "permission denied (cannot open for reading and writing)".to_string()
-                }
-                (io::ErrorKind::PermissionDenied, false) => {
+            let why = match e.kind() {
+                io::ErrorKind::PermissionDenied => {
                     "permission denied (cannot open for reading)".to_string()
-                }
-                (io::ErrorKind::ReadOnlyFilesystem, _) => {
-                    "read-only file system (cannot write in place)".to_string()
                 }
                 _ => describe_io(&e),
             };

@@ -7,22 +7,25 @@
 //! costs one `memcpy` per contiguous extent it touches (see [`layout`] for why
 //! a region is not always one contiguous range, and when it is).
 //!
-//! Three ways to open one, by where writes go:
-//! - [`Region::open`] with [`Access::ReadOnly`]: files mapped shared and
-//!   read-only; `write` fails.
-//! - [`Region::open`] with [`Access::InPlace`]: files mapped shared and
-//!   writable; writes reach the page cache at once and [`Region::flush`]
-//!   makes them durable. Small packed files are written back by `flush`.
+//! Input files are only ever mapped read-only: a region never writes a byte
+//! of a user's file. Three ways to open one, by where writes go:
+//! - [`Region::open`] with [`Access::ReadOnly`]: `write` fails.
+//! - [`Region::open`] with [`Access::CopyOnWrite`]: the first write to a
+//!   mapped file asks the [`Stage`] for a private copy of that file (for
+//!   `--in-place`, a temporary file beside it), maps the copy over the
+//!   original's slot, and writes there. Packed small files are written in
+//!   memory. The commit layer later makes the copies durable and swaps them
+//!   in atomically (see `commit`); until then the inputs are untouched, so a
+//!   trap or a kill changes nothing.
 //! - [`Region::over_copy`]: the inputs are copied (`copy_file_range`, which
 //!   the kernel may do without moving bytes) into one target file that is
-//!   mapped whole, so the region is contiguous and the inputs are never
-//!   opened for writing. Used for `--output`.
+//!   mapped whole, so the region is contiguous. Used for `--output FILE`.
 
 pub mod inputs;
 pub mod layout;
 mod map;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -33,13 +36,20 @@ pub use inputs::{open_inputs, InputFile};
 pub use layout::{Layout, LayoutParams, OutOfRange, Placement};
 use map::Reservation;
 
+/// Supplies private, writable copies of input files on their first write.
+pub trait Stage: Send {
+    /// Returns a new file, opened read-write, holding a copy of the `len`
+    /// bytes of `input` (input number `index`). The region maps it over the
+    /// input's slot and sends every later write of that file there.
+    fn stage(&mut self, index: usize, input: &InputFile) -> Result<File>;
+}
+
 /// How a region may be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Reads only; writes fail with [`AccessError::ReadOnly`].
     ReadOnly,
-    /// Writes go into the input files.
-    InPlace,
+    /// Writes go to copies that the [`Stage`] provides, file by file.
+    CopyOnWrite(Box<dyn Stage>),
 }
 
 /// One input file's place in the region, as plugins see it.
@@ -100,27 +110,50 @@ pub struct Stats {
     pub bytes_written: u64,
 }
 
-/// Where the bytes of a region live.
-#[derive(Debug)]
+/// Where the bytes of a region live, and where writes go.
 enum Backing {
-    /// The input files themselves (read-only or in place).
-    Inputs,
+    /// The input files, read-only.
+    ReadOnly,
+    /// The input files, with written ones replaced by staged copies.
+    CopyOnWrite {
+        stage: RefCell<Box<dyn Stage>>,
+        /// Per input: its staged copy, once it has one (mapped files only).
+        staged: RefCell<Vec<Option<File>>>,
+    },
     /// One target file holding a copy of the concatenation.
     Copy(File),
 }
 
-/// Input files mapped into one region. See the module docs.
+/// Why a write failed.
 #[derive(Debug)]
+pub enum WriteError {
+    /// The access itself is wrong (range, read-only): the plugin's business.
+    Access(AccessError),
+    /// A copy of a file could not be made (disk full, permissions): the run
+    /// cannot go on.
+    Stage(Error),
+}
+
+/// Input files mapped into one region. See the module docs.
 pub struct Region {
     inputs: Vec<InputFile>,
     segments: Vec<Segment>,
     layout: Layout,
     mem: Option<Reservation>,
     backing: Backing,
-    writable: bool,
-    /// Per input: written since the last flush.
+    /// Per input: written to.
     dirty: Vec<Cell<bool>>,
     stats: Cell<Stats>,
+}
+
+impl std::fmt::Debug for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Region")
+            .field("segments", &self.segments)
+            .field("layout", &self.layout)
+            .field("writable", &self.writable())
+            .finish_non_exhaustive()
+    }
 }
 
 fn segments_of(inputs: &[InputFile]) -> Vec<Segment> {
@@ -144,8 +177,7 @@ fn map_error(what: &Path, e: io::Error) -> Error {
 }
 
 impl Region {
-    /// Maps validated `inputs` (from [`open_inputs`], opened writable if
-    /// `access` is [`Access::InPlace`]) into one region.
+    /// Maps validated `inputs` (from [`open_inputs`]) into one region.
     pub fn open(inputs: Vec<InputFile>, access: Access) -> Result<Region> {
         Self::open_with(inputs, access, &LayoutParams::for_this_machine())
     }
@@ -159,7 +191,6 @@ impl Region {
         let lens: Vec<u64> = inputs.iter().map(|f| f.len).collect();
         let layout = Layout::plan(&lens, params)
             .map_err(|e| Error::new(ErrorKind::Input, format!("input files: {e}")))?;
-        let writable = access == Access::InPlace;
         let mem = if layout.span() == 0 {
             None
         } else {
@@ -171,8 +202,16 @@ impl Region {
                     format!("input files: cannot reserve {span} bytes of address space: {e}"),
                 )
             })?;
-            Self::place(&res, &inputs, &layout, params.page, writable)?;
+            let packed_writable = matches!(access, Access::CopyOnWrite(_));
+            Self::place(&res, &inputs, &layout, params.page, packed_writable)?;
             Some(res)
+        };
+        let backing = match access {
+            Access::ReadOnly => Backing::ReadOnly,
+            Access::CopyOnWrite(stage) => Backing::CopyOnWrite {
+                stage: RefCell::new(stage),
+                staged: RefCell::new(inputs.iter().map(|_| None).collect()),
+            },
         };
         Ok(Region {
             dirty: inputs.iter().map(|_| Cell::new(false)).collect(),
@@ -180,19 +219,19 @@ impl Region {
             inputs,
             layout,
             mem,
-            backing: Backing::Inputs,
-            writable,
+            backing,
             stats: Cell::new(Stats::default()),
         })
     }
 
-    /// Maps or copies every file to its slot.
+    /// Maps every file to its slot (read-only) or copies it there (packed
+    /// files; left writable if `packed_writable`).
     fn place(
         res: &Reservation,
         inputs: &[InputFile],
         layout: &Layout,
         page: u64,
-        writable: bool,
+        packed_writable: bool,
     ) -> Result<()> {
         let slots = layout.slots();
         // Packed files come in runs of neighbours; each run gets one
@@ -207,7 +246,7 @@ impl Region {
                     let file = f.file().ok_or_else(|| {
                         map_error(&f.path, io::Error::other("file was closed after reading"))
                     })?;
-                    res.map_file(slot.addr, slot.len as usize, file, writable)
+                    res.map_file(slot.addr, slot.len as usize, file, false)
                         .map_err(|e| map_error(&f.path, e))?;
                     i += 1;
                 }
@@ -239,7 +278,7 @@ impl Region {
                             .read_start(dst)
                             .map_err(|e| Error::input(&inputs[k].path, describe_io(&e)))?;
                     }
-                    if !writable {
+                    if !packed_writable {
                         res.protect_read_only(first, len)
                             .map_err(|e| map_error(&inputs[i].path, e))?;
                     }
@@ -293,7 +332,6 @@ impl Region {
             layout,
             mem,
             backing: Backing::Copy(target),
-            writable: true,
             stats: Cell::new(Stats::default()),
         })
     }
@@ -315,7 +353,7 @@ impl Region {
 
     /// Whether writes are allowed.
     pub fn writable(&self) -> bool {
-        self.writable
+        !matches!(self.backing, Backing::ReadOnly)
     }
 
     /// What reads and writes have done so far.
@@ -326,6 +364,11 @@ impl Region {
     /// The input files, in order.
     pub fn inputs(&self) -> &[InputFile] {
         &self.inputs
+    }
+
+    /// Whether input `i` was written to.
+    pub fn is_written(&self, i: usize) -> bool {
+        self.dirty[i].get()
     }
 
     /// Which inputs were written to (for reports).
@@ -371,6 +414,9 @@ impl Region {
         }
         let mut buf = vec![0u8; len as usize];
         self.read_into(start, &mut buf);
+        let mut s = self.stats.get();
+        s.bytes_read += len;
+        self.stats.set(s);
         Ok(buf)
     }
 
@@ -393,94 +439,155 @@ impl Region {
                 done += n;
             }
         }
-        let mut s = self.stats.get();
-        s.bytes_read += buf.len() as u64;
-        self.stats.set(s);
     }
 
     /// Writes `data` at `at` (negative from the end).
-    pub fn write(&self, at: i64, data: &[u8]) -> Result<(), AccessError> {
-        if !self.writable {
-            return Err(AccessError::ReadOnly);
+    pub fn write(&self, at: i64, data: &[u8]) -> Result<(), WriteError> {
+        if !self.writable() {
+            return Err(WriteError::Access(AccessError::ReadOnly));
         }
-        let start = self.resolve(at, data.len() as u64)?;
-        self.write_at(start, data);
-        Ok(())
+        let start = self
+            .resolve(at, data.len() as u64)
+            .map_err(WriteError::Access)?;
+        self.write_at(start, data).map_err(WriteError::Stage)
     }
 
-    /// Copies `data` to global offset `start` of a writable region.
-    fn write_at(&self, start: u64, data: &[u8]) {
-        let Some(mem) = &self.mem else { return };
+    /// The inputs that overlap `[start, end)` and are not empty.
+    fn inputs_in(&self, start: u64, end: u64) -> impl Iterator<Item = usize> + '_ {
+        let first = self.segments.partition_point(|s| s.start + s.len <= start);
+        (first..self.segments.len())
+            .take_while(move |&i| self.segments[i].start < end)
+            .filter(|&i| self.segments[i].len > 0)
+    }
+
+    /// Copies `data` to global offset `start` of a writable region, first
+    /// staging every file it touches that has no copy yet.
+    fn write_at(&self, start: u64, data: &[u8]) -> Result<()> {
+        let Some(mem) = &self.mem else { return Ok(()) };
+        let end = start + data.len() as u64;
+        for i in self.inputs_in(start, end) {
+            if !self.dirty[i].get() {
+                self.stage(mem, i)?;
+                self.dirty[i].set(true);
+            }
+        }
         let mut done = 0;
         for (addr, n) in self.layout.pieces(start, data.len() as u64) {
-            // SAFETY: the region is writable, so every extent is mapped
-            // read-write; the range was bounds-checked by `resolve`; `data`
-            // lies outside the reservation and no slice into it is alive
-            // (the region hands out only copies).
+            // SAFETY: every file in the range is now writable memory (a
+            // staged copy, a packed run or the output copy); the range was
+            // bounds-checked by `resolve`; `data` lies outside the
+            // reservation and no slice into it is alive (the region hands
+            // out only copies).
             unsafe { mem.write(addr, &data[done..done + n]) };
             done += n;
-        }
-        // Mark the files touched.
-        let end = start + data.len() as u64;
-        let first = self.segments.partition_point(|s| s.start + s.len <= start);
-        for (seg, dirty) in self.segments[first..].iter().zip(&self.dirty[first..]) {
-            if seg.start >= end {
-                break;
-            }
-            if seg.len > 0 {
-                dirty.set(true);
-            }
         }
         let mut s = self.stats.get();
         s.bytes_written += data.len() as u64;
         self.stats.set(s);
+        Ok(())
     }
 
-    /// Makes every write so far durable: syncs written mappings and writes
-    /// packed files back to their files, then `fsync`s them.
-    pub fn flush(&self) -> Result<()> {
-        let Some(mem) = &self.mem else {
+    /// Before the first write to mapped input `i` of a copy-on-write region:
+    /// gets a copy from the stage and maps it over the original.
+    fn stage(&self, mem: &Reservation, i: usize) -> Result<()> {
+        let Backing::CopyOnWrite { stage, staged } = &self.backing else {
+            return Ok(()); // the output copy is writable throughout
+        };
+        let Some(slot) = self.layout.slots().get(i) else {
             return Ok(());
         };
-        match &self.backing {
-            Backing::Copy(target) => {
-                if self.dirty.iter().any(Cell::get) {
-                    mem.sync(0, self.size() as usize)
-                        .map_err(|e| Error::new(ErrorKind::Output, format!("msync: {e}")))?;
-                }
-                target
-                    .sync_all()
-                    .map_err(|e| Error::new(ErrorKind::Output, format!("fsync: {e}")))?;
-            }
-            Backing::Inputs => {
-                for (i, slot) in self.layout.slots().iter().enumerate() {
-                    if !self.dirty[i].get() {
-                        continue;
-                    }
-                    let f = &self.inputs[i];
-                    let fail = |e: io::Error| Error::output(&f.path, describe_io(&e));
-                    // Writable regions keep every input open (see open_inputs).
-                    let file = f
-                        .file()
-                        .ok_or_else(|| fail(io::Error::other("file is not open for writing")))?;
-                    match slot.placement {
-                        Placement::Empty => {}
-                        Placement::Mapped => {
-                            mem.sync(slot.addr, slot.len as usize).map_err(fail)?
-                        }
-                        Placement::Packed => {
-                            // SAFETY: the slot is mapped (anonymous) memory of
-                            // this region, and nothing writes it during the
-                            // copy (`flush` runs after the plugin).
-                            let bytes = unsafe { mem.slice(slot.addr, slot.len as usize) };
-                            file.write_all_at(bytes, 0).map_err(fail)?;
-                        }
-                    }
-                    file.sync_data().map_err(fail)?;
-                }
+        if slot.placement != Placement::Mapped {
+            return Ok(()); // packed files are written in memory
+        }
+        let input = &self.inputs[i];
+        let copy = stage.borrow_mut().stage(i, input)?;
+        mem.map_file(slot.addr, slot.len as usize, &copy, true)
+            .map_err(|e| map_error(&input.path, e))?;
+        staged.borrow_mut()[i] = Some(copy);
+        Ok(())
+    }
+
+    /// Makes the writes to the output copy durable (`--output FILE`).
+    pub fn sync_copy(&self) -> Result<()> {
+        let (Some(mem), Backing::Copy(target)) = (&self.mem, &self.backing) else {
+            return Ok(());
+        };
+        let fail = |what: &str, e: io::Error| {
+            Error::new(ErrorKind::Output, format!("{what}: {}", describe_io(&e)))
+        };
+        if self.dirty.iter().any(Cell::get) {
+            mem.sync(0, self.size() as usize)
+                .map_err(|e| fail("msync", e))?;
+        }
+        target.sync_all().map_err(|e| fail("fsync", e))
+    }
+
+    /// Writes the current bytes of input `i` into `file` (from offset 0) and
+    /// syncs it: for packed inputs, whose writes live in memory.
+    pub fn write_input_to(&self, i: usize, file: &File) -> io::Result<()> {
+        let seg = &self.segments[i];
+        if let Some(mem) = &self.mem {
+            let mut pos = 0u64;
+            for (addr, n) in self.layout.pieces(seg.start, seg.len) {
+                // SAFETY: the pieces are mapped memory of this region; no
+                // write can happen while the slice lives (the region is not
+                // Sync, and `write_all_at` does not call back into it).
+                let bytes = unsafe { mem.slice(addr, n) };
+                file.write_all_at(bytes, pos)?;
+                pos += n as u64;
             }
         }
-        Ok(())
+        file.sync_all()
+    }
+
+    /// Makes the staged copy of input `i` durable: `msync` of its mapping,
+    /// then `fsync`. Returns the copy, or `None` if the input has none.
+    pub fn sync_staged(&self, i: usize) -> io::Result<Option<File>> {
+        let Backing::CopyOnWrite { staged, .. } = &self.backing else {
+            return Ok(None);
+        };
+        let Some(copy) = staged.borrow()[i]
+            .as_ref()
+            .map(File::try_clone)
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        if let (Some(mem), Some(slot)) = (&self.mem, self.layout.slots().get(i)) {
+            mem.sync(slot.addr, slot.len as usize)?;
+        }
+        copy.sync_all()?;
+        Ok(Some(copy))
+    }
+
+    /// How many bytes of input `i` differ from the file on disk.
+    pub fn changed_bytes(&self, i: usize) -> io::Result<u64> {
+        let seg = &self.segments[i];
+        let input = &self.inputs[i];
+        let mut changed = 0u64;
+        let mut now = vec![0u8; (1 << 20).min(seg.len as usize)];
+        let mut before = vec![0u8; now.len()];
+        let reopened;
+        let file = match input.file() {
+            Some(f) => f,
+            None => {
+                reopened = File::open(&input.path)?;
+                &reopened
+            }
+        };
+        let mut pos = 0u64;
+        while pos < seg.len {
+            let n = now.len().min((seg.len - pos) as usize);
+            self.read_into(seg.start + pos, &mut now[..n]);
+            file.read_exact_at(&mut before[..n], pos)?;
+            changed += now[..n]
+                .iter()
+                .zip(&before[..n])
+                .filter(|(a, b)| a != b)
+                .count() as u64;
+            pos += n as u64;
+        }
+        Ok(changed)
     }
 
     /// The bytes of the whole region, for tests and small regions: one copy.
@@ -494,11 +601,42 @@ impl Region {
 /// Copies `len` bytes from the start of `src` to `dst` at `at`, in the kernel
 /// where it can (`copy_file_range`, a reflink on file systems that share
 /// extents), through a buffer where it cannot (across some file systems).
-fn copy_range(src: &File, dst: &File, at: u64, len: u64) -> io::Result<()> {
-    let mut off_in = 0u64;
-    let mut off_out = at;
-    while off_in < len {
-        let want = (len - off_in).min(1 << 30) as usize;
+/// Only the data extents of `src` are copied (`SEEK_DATA`/`SEEK_HOLE`), so a
+/// sparse input stays sparse and costs no time for its holes; `dst` is
+/// extended to `at + len` if it is shorter.
+pub(crate) fn copy_range(src: &File, dst: &File, at: u64, len: u64) -> io::Result<()> {
+    use rustix::fs::{seek, SeekFrom};
+    use rustix::io::Errno;
+    let mut pos = 0u64;
+    while pos < len {
+        let data = match seek(src, SeekFrom::Data(pos)) {
+            Ok(d) => d,
+            Err(Errno::NXIO) => len, // only a hole is left
+            Err(Errno::INVAL | Errno::OPNOTSUPP) => pos, // no hole support: all data
+            Err(e) => return Err(e.into()),
+        };
+        if data >= len {
+            break;
+        }
+        let hole = match seek(src, SeekFrom::Hole(data)) {
+            Ok(h) => h.min(len),
+            Err(_) => len,
+        };
+        copy_data(src, dst, data, at + data, hole - data)?;
+        pos = hole;
+    }
+    if dst.metadata()?.len() < at + len {
+        dst.set_len(at + len)?;
+    }
+    Ok(())
+}
+
+/// Copies one data extent, `len` bytes at `from` in `src` to `to` in `dst`.
+fn copy_data(src: &File, dst: &File, from: u64, to: u64, len: u64) -> io::Result<()> {
+    let (mut off_in, mut off_out) = (from, to);
+    let end = from + len;
+    while off_in < end {
+        let want = (end - off_in).min(1 << 30) as usize;
         match rustix::fs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), want) {
             Ok(0) => {
                 return Err(io::Error::new(
@@ -507,31 +645,25 @@ fn copy_range(src: &File, dst: &File, at: u64, len: u64) -> io::Result<()> {
                 ))
             }
             Ok(_) => {}
-            Err(e)
-                if off_in == 0
-                    && matches!(
-                        e,
-                        rustix::io::Errno::XDEV
-                            | rustix::io::Errno::NOSYS
-                            | rustix::io::Errno::INVAL
-                            | rustix::io::Errno::OPNOTSUPP
-                    ) =>
-            {
-                return copy_buffered(src, dst, at, len);
-            }
+            Err(
+                rustix::io::Errno::XDEV
+                | rustix::io::Errno::NOSYS
+                | rustix::io::Errno::INVAL
+                | rustix::io::Errno::OPNOTSUPP,
+            ) => return copy_buffered(src, dst, off_in, off_out, end - off_in),
             Err(e) => return Err(e.into()),
         }
     }
     Ok(())
 }
 
-fn copy_buffered(src: &File, dst: &File, at: u64, len: u64) -> io::Result<()> {
+fn copy_buffered(src: &File, dst: &File, from: u64, to: u64, len: u64) -> io::Result<()> {
     let mut buf = vec![0u8; (1 << 20).min(len as usize)];
     let mut done = 0u64;
     while done < len {
         let n = buf.len().min((len - done) as usize);
-        src.read_exact_at(&mut buf[..n], done)?;
-        dst.write_all_at(&buf[..n], at + done)?;
+        src.read_exact_at(&mut buf[..n], from + done)?;
+        dst.write_all_at(&buf[..n], to + done)?;
         done += n as u64;
     }
     Ok(())
@@ -575,6 +707,23 @@ mod tests {
 
     use std::path::PathBuf;
 
+    /// Stages copies as `copy<index>` in a directory.
+    struct TestStage(PathBuf);
+
+    impl Stage for TestStage {
+        fn stage(&mut self, index: usize, input: &InputFile) -> Result<File> {
+            let path = self.0.join(format!("copy{index}"));
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .unwrap();
+            copy_range(input.file().unwrap(), &f, 0, input.len).unwrap();
+            Ok(f)
+        }
+    }
+
     /// Random file sets, random reads and writes, always checked against a
     /// plain in-memory concatenation; then the files themselves are checked
     /// after a flush.
@@ -609,7 +758,8 @@ mod tests {
             let (paths, contents) = make_files(dir.path(), &lens, &mut rng);
             let mut model: Vec<u8> = contents.concat();
             let inputs = open_inputs(&paths, true).unwrap();
-            let region = Region::open(inputs, Access::InPlace).unwrap();
+            let stage = TestStage(dir.path().to_path_buf());
+            let region = Region::open(inputs, Access::CopyOnWrite(Box::new(stage))).unwrap();
             assert_eq!(region.size(), model.len() as u64, "round {round} {lens:?}");
             assert_eq!(region.to_vec(), model, "round {round} {lens:?}");
             let size = model.len() as u64;
@@ -627,7 +777,10 @@ mod tests {
                         assert_eq!(got, &model[start as usize..(start + len) as usize]);
                     } else {
                         let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-                        region.write(at, &data).unwrap();
+                        region
+                            .write(at, &data)
+                            .map_err(|e| format!("{e:?}"))
+                            .unwrap();
                         model[start as usize..(start + len) as usize].copy_from_slice(&data);
                     }
                 }
@@ -636,16 +789,27 @@ mod tests {
                 assert!(region.read(-(size as i64) - 1, 1).is_err());
             }
             assert_eq!(region.to_vec(), model);
-            region.flush().unwrap();
-            drop(region);
+            // The originals are untouched; each written file's copy (staged
+            // file or packed memory) holds its part of the model.
             let mut pos = 0;
-            for (p, &len) in paths.iter().zip(&lens) {
-                let on_disk = std::fs::read(p).unwrap();
+            for (i, (p, &len)) in paths.iter().zip(&lens).enumerate() {
                 assert_eq!(
-                    on_disk,
-                    &model[pos..pos + len as usize],
+                    std::fs::read(p).unwrap(),
+                    contents[i],
                     "round {round} {p:?}"
                 );
+                let part = &model[pos..pos + len as usize];
+                let copy = dir.path().join(format!("copy{i}"));
+                if let Some(staged) = region.sync_staged(i).unwrap() {
+                    drop(staged);
+                    assert_eq!(std::fs::read(&copy).unwrap(), part, "round {round} {i}");
+                } else if region.is_written(i) {
+                    let f = std::fs::File::create(&copy).unwrap();
+                    region.write_input_to(i, &f).unwrap();
+                    assert_eq!(std::fs::read(&copy).unwrap(), part, "round {round} {i}");
+                } else {
+                    assert_eq!(part, &contents[i][..]);
+                }
                 pos += len as usize;
             }
         }
@@ -656,7 +820,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (paths, contents) = make_files(dir.path(), &[10, 5000], &mut Rng(7));
         let region = Region::open(open_inputs(&paths, false).unwrap(), Access::ReadOnly).unwrap();
-        assert_eq!(region.write(0, b"x"), Err(AccessError::ReadOnly));
+        assert!(matches!(
+            region.write(0, b"x"),
+            Err(WriteError::Access(AccessError::ReadOnly))
+        ));
         assert_eq!(region.to_vec(), contents.concat());
         assert_eq!(region.read(-1, 1).unwrap(), vec![contents[1][4999]]);
         // Bounds are checked first: a huge read of a small region is out of

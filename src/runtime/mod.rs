@@ -38,7 +38,7 @@ use wasmtime::{Config, Engine, Store, StoreContextMut};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::region::{AccessError, Region};
+use crate::region::{AccessError, Region, WriteError};
 
 pub use load::{wrap_module, WIT_SOURCE};
 
@@ -345,7 +345,13 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             // Both borrows of the store are shared: the guest's bytes are
             // copied straight into the mapping.
             let bytes = data.as_le_slice(&store);
-            Ok((store.data().region.write(at, bytes).map_err(Into::into),))
+            match store.data().region.write(at, bytes) {
+                Ok(()) => Ok((Ok(()),)),
+                Err(WriteError::Access(e)) => Ok((Err(e.into()),)),
+                // The run cannot go on (disk full...): stop the plugin; the
+                // error is reported as is, and nothing is committed.
+                Err(WriteError::Stage(e)) => Err(wasmtime::Error::new(HostFailure(e))),
+            }
         },
     )?;
     inst.func_wrap(
@@ -524,9 +530,10 @@ impl Runtime {
                 ErrorKind::PluginFailed,
                 format!("plugin {} failed: {}", plugin.name, message.trim_end()),
             )),
-            Err(e) => Err(match state.out_error {
-                Some(out) => output_error(out),
-                None => trap::describe(
+            Err(e) => Err(match (state.out_error, e.downcast::<HostFailure>()) {
+                (Some(out), _) => output_error(out),
+                (None, Ok(HostFailure(host))) => host,
+                (None, Err(e)) => trap::describe(
                     &plugin.name,
                     &e,
                     state.limiter.refused.as_deref(),
@@ -540,6 +547,19 @@ impl Runtime {
         }
     }
 }
+
+/// An mmhost error raised inside a host call, carried through the trap so
+/// that the run reports it unchanged.
+#[derive(Debug)]
+struct HostFailure(Error);
+
+impl std::fmt::Display for HostFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for HostFailure {}
 
 fn output_error(e: io::Error) -> Error {
     Error::new(

@@ -27,11 +27,13 @@
 //! - [`runtime`]: the wasmtime engine, the imports a plugin is granted, the
 //!   limits of a run;
 //! - [`commit`]: where writes go and how they reach the disk;
+//! - [`progress`]: progress counters of a run and the bar that shows them;
 //! - [`error`]: the error type and its exit codes.
 
 pub mod commit;
 pub mod error;
 pub mod job;
+pub mod progress;
 pub mod region;
 pub mod runtime;
 

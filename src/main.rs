@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
 use mmhost::commit::{Recovered, Target};
 use mmhost::job::Job;
+use mmhost::progress::{Bar, ProgressState, Show};
 use mmhost::region::{open_inputs, Placement, Region};
 use mmhost::runtime::{LogLevel, RunOptions, Runtime, RuntimeOptions};
 use mmhost::{Error, ErrorKind};
@@ -78,6 +79,17 @@ trap or a kill leaves every file exactly old or exactly new.")]
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Example:\n  mmhost completions bash > ~/.local/share/bash-completion/completions/mmhost"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from this help.
+    #[command(after_help = "Example:\n  mmhost man | man -l -")]
+    Man,
     /// Turn a core wasm module into a component of the mmhost world.
     Wrap {
         /// The core module (binary or .wat).
@@ -111,6 +123,12 @@ struct RunArgs {
     /// Do not use the compilation cache.
     #[arg(long)]
     no_cache: bool,
+    /// Show a progress bar even when stderr is not a terminal.
+    #[arg(long, conflicts_with = "no_progress")]
+    progress: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
     /// The plugin: a component, a core module or .wat text.
     plugin: PathBuf,
     /// The input files, in region order.
@@ -183,6 +201,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
         (None, None, false) => Target::ReadOnly,
     };
     let level = log_level(cli);
+    let progress = ProgressState::new();
     let runtime = Runtime::new(&if args.no_cache {
         RuntimeOptions::default()
     } else {
@@ -197,11 +216,26 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
             max_memory: args.max_memory,
             timeout: args.timeout,
             log_level: level,
+            progress: Some(progress.clone()),
         },
         dry_run: args.dry_run,
     };
+    let show = match (args.progress, args.no_progress) {
+        (true, _) => Show::Always,
+        (_, true) => Show::Never,
+        _ if level < LogLevel::Info => Show::Never,
+        _ => Show::Auto,
+    };
+    let label = args
+        .plugin
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bar = Bar::start(progress, show, label);
     let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
-    let report = job.execute(&runtime, out, &mut |r| report_recovery(r, level))?;
+    let report = job.execute(&runtime, out, &mut |r| report_recovery(r, level));
+    drop(bar);
+    let report = report?;
     if !report.ok.is_empty() {
         let mut stdout = io::stdout().lock();
         let nl = if report.ok.ends_with('\n') { "" } else { "\n" };
@@ -302,12 +336,19 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
     let layout = region.layout();
     let mut out = io::stdout().lock();
     let write_err = |e: io::Error| Error::new(ErrorKind::Output, format!("writing to stdout: {e}"));
-    let rows: Vec<(usize, &mmhost::region::Segment, Placement, u64)> = region
+    let rows: Vec<(usize, &mmhost::region::Segment, Placement, &str)> = region
         .segments()
         .iter()
         .zip(layout.slots())
         .enumerate()
-        .map(|(i, (seg, slot))| (i, seg, slot.placement, slot.addr))
+        .map(|(i, (seg, slot))| {
+            let slot_kind = if layout.joins_previous(i) {
+                "contiguous"
+            } else {
+                "own-slot"
+            };
+            (i, seg, slot.placement, slot_kind)
+        })
         .collect();
     let placement = |p: Placement| match p {
         Placement::Empty => "empty",
@@ -317,14 +358,14 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
     if json {
         let files: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(_, seg, p, addr)| {
+            .map(|(_, seg, p, slot)| {
                 serde_json::json!({
                     "name": seg.name,
                     "start": seg.start,
                     "end": seg.start + seg.len,
                     "len": seg.len,
                     "placement": placement(*p),
-                    "address_offset": addr,
+                    "slot": slot,
                 })
             })
             .collect();
@@ -339,19 +380,20 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
     } else {
         writeln!(
             out,
-            "{:>5}  {:>14}  {:>14}  {:>14}  {:<7}  file",
-            "#", "start", "end", "size", "placed"
+            "{:>5}  {:>14}  {:>14}  {:>14}  {:<7}  {:<10}  file",
+            "#", "start", "end", "size", "placed", "slot"
         )
         .map_err(write_err)?;
-        for (i, seg, p, _) in &rows {
+        for (i, seg, p, slot) in &rows {
             writeln!(
                 out,
-                "{:>5}  {:>14}  {:>14}  {:>14}  {:<7}  {}",
+                "{:>5}  {:>14}  {:>14}  {:>14}  {:<7}  {:<10}  {}",
                 i,
                 seg.start,
                 seg.start + seg.len,
                 seg.len,
                 placement(*p),
+                slot,
                 seg.name
             )
             .map_err(write_err)?;
@@ -387,12 +429,35 @@ fn wrap(module: &PathBuf, output: &PathBuf) -> Result<(), Error> {
     Ok(())
 }
 
+/// `text` in the ANSI style `sgr` when stderr is a terminal and `NO_COLOR`
+/// is not set (<https://no-color.org>); plain otherwise.
+fn paint(text: &str, sgr: &str) -> String {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if !no_color && io::stderr().is_terminal() {
+        format!("\x1b[{sgr}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run(&cli, args),
         Command::Layout { json, files } => layout(files, *json),
         Command::Recover { paths } => recover(paths, log_level(&cli)),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "mmhost", &mut io::stdout());
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut io::stdout())
+            .map_err(|e| {
+                Error::new(ErrorKind::Output, format!("writing to stdout: {e}"))
+                    .with_io_kind(e.kind())
+            }),
         Command::Wrap { module, output } => wrap(module, output),
     };
     match result {
@@ -402,7 +467,7 @@ fn main() -> ExitCode {
         Err(e) if e.is_broken_pipe() => ExitCode::from(141),
         Err(e) => {
             let _ = io::stdout().flush();
-            eprintln!("mmhost: error: {e}");
+            eprintln!("mmhost: {}: {e}", paint("error", "1;31"));
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -125,7 +125,22 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
     }
     let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
     let mut files = Vec::with_capacity(paths.len());
+    let mut stdin_seen = false;
     for (i, path) in paths.iter().enumerate() {
+        if path.as_os_str() == "-" {
+            if stdin_seen {
+                return Err(Error::input(path, "standard input can be named only once"));
+            }
+            if writable {
+                return Err(Error::input(
+                    path,
+                    "standard input cannot be replaced in place; write with --output",
+                ));
+            }
+            stdin_seen = true;
+            files.push(spool_stdin()?);
+            continue;
+        }
         let input = open_one(path)?;
         let (dev, ino) = input.id;
         if let Some(&first) = seen.get(&(dev, ino)) {
@@ -162,6 +177,45 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
         });
     }
     Ok(files)
+}
+
+/// Reads standard input into an unnamed temporary file (it cannot be mapped
+/// as it is: a pipe has no pages), so that it is mapped like any other input,
+/// however large, without taking memory.
+fn spool_stdin() -> Result<InputFile> {
+    use rustix::fs::{Mode, OFlags, CWD};
+    let path = Path::new("-");
+    let fail =
+        |e: io::Error| Error::input(path, format!("reading standard input: {}", describe_io(&e)));
+    let dir = std::env::temp_dir();
+    let fd = rustix::fs::openat(
+        CWD,
+        &dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    );
+    let mut file = match fd {
+        Ok(fd) => File::from(fd),
+        // No O_TMPFILE here: a named file, unlinked at once.
+        Err(_) => {
+            let named = dir.join(format!(".mmhost-stdin-{}", std::process::id()));
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&named)
+                .map_err(fail)?;
+            let _ = std::fs::remove_file(&named);
+            f
+        }
+    };
+    let len = io::copy(&mut io::stdin().lock(), &mut file).map_err(fail)?;
+    Ok(InputFile {
+        path: path.to_path_buf(),
+        len,
+        content: Content::Open(file),
+    })
 }
 
 /// Takes the advisory lock for the run; checked after the duplicate test, so

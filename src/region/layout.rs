@@ -310,6 +310,20 @@ impl Layout {
         extents
     }
 
+    /// Whether file `i` sits right after the previous bytes of the region in
+    /// memory (`true` for the first file and for empty files), rather than in
+    /// a slot of its own.
+    pub fn joins_previous(&self, i: usize) -> bool {
+        let slot = &self.slots[i];
+        if slot.len == 0 {
+            return true;
+        }
+        match self.slots[..i].iter().rev().find(|s| s.len > 0) {
+            Some(prev) => prev.addr + prev.len == slot.addr,
+            None => true,
+        }
+    }
+
     /// Each file's placement, in input order (empty for [`Layout::contiguous`]).
     pub fn slots(&self) -> &[Slot] {
         &self.slots

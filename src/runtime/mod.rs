@@ -30,7 +30,7 @@ mod trap;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, LinkerInstance, ResourceTable, WasmList};
@@ -38,6 +38,7 @@ use wasmtime::{Config, Engine, Store, StoreContextMut};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::progress::ProgressState;
 use crate::region::{AccessError, Region, WriteError};
 
 pub use load::{wrap_module, WIT_SOURCE};
@@ -127,6 +128,8 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Plugin log messages below this level are not shown.
     pub log_level: LogLevel,
+    /// Where the run reports its progress, if anyone watches.
+    pub progress: Option<Arc<ProgressState>>,
 }
 
 impl Default for RunOptions {
@@ -136,6 +139,7 @@ impl Default for RunOptions {
             max_memory: 256 << 20,
             timeout: None,
             log_level: LogLevel::Info,
+            progress: None,
         }
     }
 }
@@ -187,7 +191,7 @@ pub struct HostState {
     limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
-    progress: Option<(u64, u64)>,
+    progress: Arc<ProgressState>,
 }
 
 impl WasiView for HostState {
@@ -286,7 +290,7 @@ impl host::Host for HostState {
     }
 
     fn progress(&mut self, done: u64, total: u64) -> wasmtime::Result<()> {
-        self.progress = Some((done, total));
+        self.progress.report(done, total);
         Ok(())
     }
 }
@@ -336,7 +340,12 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     inst.func_wrap(
         "read",
         |store: StoreContextMut<'_, HostState>, (at, len): (i64, u64)| -> Res<Vec<u8>> {
-            Ok((store.data().region.read(at, len).map_err(Into::into),))
+            let state = store.data();
+            let got = state.region.read(at, len);
+            if got.is_ok() {
+                state.progress.add_read(len);
+            }
+            Ok((got.map_err(Into::into),))
         },
     )?;
     inst.func_wrap(
@@ -345,8 +354,12 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             // Both borrows of the store are shared: the guest's bytes are
             // copied straight into the mapping.
             let bytes = data.as_le_slice(&store);
-            match store.data().region.write(at, bytes) {
-                Ok(()) => Ok((Ok(()),)),
+            let state = store.data();
+            match state.region.write(at, bytes) {
+                Ok(()) => {
+                    state.progress.add_written(bytes.len() as u64);
+                    Ok((Ok(()),))
+                }
                 Err(WriteError::Access(e)) => Ok((Err(e.into()),)),
                 // The run cannot go on (disk full...): stop the plugin; the
                 // error is reported as is, and nothing is committed.
@@ -478,6 +491,8 @@ impl Runtime {
         opts: &RunOptions,
         out: Box<dyn Write + Send>,
     ) -> RunResult {
+        let progress = opts.progress.clone().unwrap_or_default();
+        progress.start(region.size());
         let state = HostState {
             region,
             plugin: plugin.name.clone(),
@@ -491,7 +506,7 @@ impl Runtime {
             },
             wasi: sandboxed_wasi(),
             table: ResourceTable::new(),
-            progress: None,
+            progress,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

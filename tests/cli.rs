@@ -1,0 +1,244 @@
+//! The command line as a user meets it: help, completions, the manual page,
+//! `layout`, logging, colour, standard input, and the progress bar (absent
+//! when stderr is not a terminal, drawn on a pseudo-terminal).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn stdout_of(args: &[&str]) -> String {
+    let r: Run = mmhost().args(args).output().unwrap().into();
+    r.assert_ok();
+    r.stdout_str()
+}
+
+#[test]
+fn help_lists_commands_exit_codes_and_examples() {
+    let top = stdout_of(&["--help"]);
+    for word in [
+        "run",
+        "layout",
+        "recover",
+        "completions",
+        "man",
+        "Exit codes:",
+        "5  the plugin trapped",
+    ] {
+        assert!(top.contains(word), "--help lacks {word:?}:\n{top}");
+    }
+    for sub in ["run", "completions", "man"] {
+        let help = stdout_of(&[sub, "--help"]);
+        assert!(
+            help.contains("Example"),
+            "{sub} --help has no example:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout_of(&["completions", shell]);
+        assert!(
+            script.contains("layout") && script.contains("in-place"),
+            "{shell}"
+        );
+    }
+    // The bash script is valid bash.
+    let script = stdout_of(&["completions", "bash"]);
+    let mut bash = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    bash.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(bash.wait().unwrap().success());
+}
+
+#[test]
+fn man_page_is_roff() {
+    let man = stdout_of(&["man"]);
+    assert!(
+        man.contains(".TH mmhost 1"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    assert!(man.contains("run"));
+}
+
+#[test]
+fn layout_table_and_json() {
+    let files = Files::new(&[64 * KIB, 100, 70_000, 0], 3, TEXTISH);
+    let names: Vec<String> = files
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["layout"];
+    args.extend(names.iter().map(String::as_str));
+    let table = stdout_of(&args);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["#", "start", "end", "size", "placed", "slot", "file"]
+    );
+    assert_eq!(
+        lines[1][1..6],
+        ["0", "65536", "65536", "mapped", "contiguous"]
+    );
+    assert_eq!(
+        lines[2][1..6],
+        ["65536", "65636", "100", "packed", "contiguous"]
+    );
+    // Starts at 65636, not a page multiple: a slot of its own.
+    assert_eq!(
+        lines[3][1..6],
+        ["65636", "135636", "70000", "mapped", "own-slot"]
+    );
+    assert_eq!(
+        lines[4][1..6],
+        ["135636", "135636", "0", "empty", "contiguous"]
+    );
+    assert!(
+        table.contains("total 135636 bytes in 4 files; not contiguous (2 extents"),
+        "{table}"
+    );
+
+    args.insert(1, "--json");
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&args)).unwrap();
+    assert_eq!(v["size"], 135636);
+    assert_eq!(v["contiguous"], false);
+    assert_eq!(v["files"][2]["start"], 65636);
+    assert_eq!(v["files"][2]["slot"], "own-slot");
+    assert_eq!(v["files"][1]["placement"], "packed");
+    assert_eq!(v["files"][0]["name"], names[0].as_str());
+}
+
+#[test]
+fn plugin_logs_are_prefixed_and_filtered() {
+    let files = Files::new(&[10], 4, TEXTISH);
+    let args = [
+        "log", "info", "hello", "log", "debug", "details", "log", "warn", "careful",
+    ];
+    let r = run(&[], &plugin("probe"), &files.paths, &args);
+    r.assert_ok();
+    assert!(r.stderr.contains("probe: info: hello"), "{}", r.stderr);
+    assert!(r.stderr.contains("probe: warn: careful"));
+    assert!(!r.stderr.contains("details"));
+    let r = run(&["-v"], &plugin("probe"), &files.paths, &args);
+    assert!(r.stderr.contains("probe: debug: details"), "{}", r.stderr);
+    let r = run(&["-q"], &plugin("probe"), &files.paths, &args);
+    assert!(
+        !r.stderr.contains("hello") && r.stderr.contains("careful"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn standard_input_as_a_file() {
+    let files = Files::new(&[5000, 7], 5, TEXTISH);
+    let piped = Rng(9).bytes(100_000, TEXTISH); // large enough to be mapped
+    let mut child = mmhost()
+        .arg("run")
+        .arg(plugin("checksum"))
+        .arg(&files.paths[0])
+        .arg("-")
+        .arg(&files.paths[1])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&piped).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let all = [files.contents[0].clone(), piped, files.contents[1].clone()].concat();
+    use sha2::Digest;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{:x} {}\n", sha2::Sha256::digest(&all), all.len())
+    );
+    // It cannot be replaced in place.
+    let r: Run = mmhost()
+        .args(["run", "-i"])
+        .arg(plugin("upper"))
+        .arg("-")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    r.assert_code(3);
+    assert!(r.stderr.contains("standard input"), "{}", r.stderr);
+}
+
+/// A run that lasts about 1.5 s: the plugin loops until its timeout.
+fn slow_run(extra: &[&str]) -> Command {
+    let files = Files::new(&[10], 6, TEXTISH);
+    let mut c = mmhost();
+    c.arg("run")
+        .args(["--timeout", "1500ms"])
+        .args(extra)
+        .arg(plugin("probe"));
+    c.args(&files.paths).args(["--", "loop"]);
+    std::mem::forget(files); // keep the directory for the child
+    c
+}
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let r: Run = slow_run(&[]).output().unwrap().into();
+    r.assert_code(5);
+    assert!(!r.stderr.contains("probe ["), "{}", r.stderr);
+    // Forced, it is drawn even here.
+    let r: Run = slow_run(&["--progress"]).output().unwrap().into();
+    assert!(r.stderr.contains("probe ["), "{}", r.stderr);
+}
+
+/// Runs a command line on a pseudo-terminal with `script`, returning what
+/// the terminal showed.
+fn on_a_terminal(cmd: &Command, env: &[(&str, &str)]) -> Option<String> {
+    let mut line = vec![cmd.get_program().to_string_lossy().into_owned()];
+    line.extend(cmd.get_args().map(|a| format!("'{}'", a.to_string_lossy())));
+    let mut script = Command::new("script");
+    script.args(["-qefc", &line.join(" "), "/dev/null"]);
+    script.env("TERM", "xterm");
+    for (k, v) in env {
+        script.env(k, v);
+    }
+    let out = script.output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn progress_bar_and_colour_on_a_terminal() {
+    let Some(screen) = on_a_terminal(&slow_run(&[]), &[]) else {
+        panic!("`script` (util-linux) is needed for this test");
+    };
+    assert!(
+        screen.contains("probe ["),
+        "no bar on the terminal: {screen:?}"
+    );
+    assert!(
+        screen.contains("\x1b[1;31merror\x1b[0m"),
+        "no colour: {screen:?}"
+    );
+    let plain = on_a_terminal(&slow_run(&["--no-progress"]), &[("NO_COLOR", "1")]).unwrap();
+    assert!(!plain.contains("probe ["), "{plain:?}");
+    assert!(
+        !plain.contains("\x1b[1;31m"),
+        "colour despite NO_COLOR: {plain:?}"
+    );
+    assert!(
+        plain.contains("error: plugin probe: timeout after 1500 ms"),
+        "{plain:?}"
+    );
+}

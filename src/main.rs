@@ -79,6 +79,24 @@ trap or a kill leaves every file exactly old or exactly new.")]
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Describe a plugin: component or module, world and version, imports,
+    /// exports, size, source language.
+    #[command(after_help = "Example:\n  mmhost inspect target/plugins/upper.wasm")]
+    Inspect {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The plugin file.
+        plugin: PathBuf,
+    },
+    /// Compile plugins ahead of time into the compilation cache, so that
+    /// their first run starts fast; checks that each loads.
+    #[command(after_help = "Example:\n  mmhost compile plugins/python/upper.wasm")]
+    Compile {
+        /// The plugin files.
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  mmhost completions bash > ~/.local/share/bash-completion/completions/mmhost"
@@ -202,10 +220,13 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
     };
     let level = log_level(cli);
     let progress = ProgressState::new();
-    let runtime = Runtime::new(&if args.no_cache {
-        RuntimeOptions::default()
-    } else {
-        RuntimeOptions::with_default_cache()
+    let runtime = Runtime::new(&RuntimeOptions {
+        compile_notice: level >= LogLevel::Info,
+        ..if args.no_cache {
+            RuntimeOptions::default()
+        } else {
+            RuntimeOptions::with_default_cache()
+        }
     })?;
     let job = Job {
         plugin: args.plugin.clone(),
@@ -306,6 +327,74 @@ fn report_recovery(r: &Recovered, level: LogLevel) {
             if *n == 1 { "y" } else { "ies" }
         ),
     }
+}
+
+fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
+    let info = mmhost::runtime::inspect::inspect(plugin)?;
+    // Whether this mmhost loads it: the definitive check of the world.
+    let runtime = Runtime::new(&RuntimeOptions::with_default_cache())?;
+    let loads = runtime
+        .load(plugin)
+        .map(|_| ())
+        .map_err(|e| e.message().to_string());
+    let mut out = io::stdout().lock();
+    let write_err = |e: io::Error| {
+        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
+    };
+    if json {
+        let mut v = serde_json::to_value(&info).expect("inspection is JSON");
+        v["loads"] = serde_json::json!(loads.is_ok());
+        if let Err(why) = &loads {
+            v["load_error"] = serde_json::json!(why);
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(write_err)?;
+        return Ok(());
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let world = match (&loads, &info.mmhost_version) {
+        (Ok(()), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
+        (Ok(()), None) => "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into(),
+        (Err(why), _) => format!("does not load in this mmhost: {why}"),
+    };
+    let text = format!(
+        "file:         {}\nsize:         {} bytes\nkind:         {}\nworld:        {world}\n\
+         imports:      {}\nexports:      {}\nlanguage:     {}\nprocessed-by: {}\nsdk:          {}\n",
+        plugin.display(),
+        info.size,
+        info.kind,
+        list(&info.imports),
+        list(&info.exports),
+        list(&info.languages),
+        list(&info.processed_by),
+        list(&info.sdks),
+    );
+    out.write_all(text.as_bytes()).map_err(write_err)
+}
+
+fn compile(plugins: &[PathBuf], level: LogLevel) -> Result<(), Error> {
+    let opts = RuntimeOptions {
+        compile_notice: level >= LogLevel::Info,
+        ..RuntimeOptions::with_default_cache()
+    };
+    let runtime = Runtime::new(&opts)?;
+    for p in plugins {
+        let t = std::time::Instant::now();
+        runtime.load(p)?;
+        if level >= LogLevel::Info {
+            eprintln!(
+                "mmhost: {} ready ({} ms)",
+                p.display(),
+                t.elapsed().as_millis()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn recover(paths: &[PathBuf], level: LogLevel) -> Result<(), Error> {
@@ -447,6 +536,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run(&cli, args),
         Command::Layout { json, files } => layout(files, *json),
         Command::Recover { paths } => recover(paths, log_level(&cli)),
+        Command::Inspect { json, plugin } => inspect(plugin, *json),
+        Command::Compile { plugins } => compile(plugins, log_level(&cli)),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(*shell, &mut cmd, "mmhost", &mut io::stdout());

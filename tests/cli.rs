@@ -242,3 +242,78 @@ fn progress_bar_and_colour_on_a_terminal() {
         "{plain:?}"
     );
 }
+
+#[test]
+fn inspect_describes_a_plugin() {
+    let text = stdout_of(&["inspect", plugin("upper").to_str().unwrap()]);
+    assert!(text.contains("kind:         component"), "{text}");
+    assert!(
+        text.contains("world:        mmhost:plugin/transform@0.1.0 (loads in this mmhost)"),
+        "{text}"
+    );
+    assert!(text.contains("mmhost:plugin/region@0.1.0"), "{text}");
+    assert!(text.contains("language:     Rust"), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "inspect",
+        "--json",
+        plugin("count").to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(v["kind"], "component");
+    assert_eq!(v["mmhost_version"], "0.1.0");
+    assert_eq!(v["exports"], serde_json::json!(["run"]));
+    assert_eq!(v["loads"], true);
+    assert_eq!(v["size"], std::fs::metadata(plugin("count")).unwrap().len());
+    // Something that is not a plugin is described as such.
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("empty.wat");
+    std::fs::write(&wat, "(module)").unwrap();
+    let text = stdout_of(&["inspect", wat.to_str().unwrap()]);
+    assert!(text.contains("core module (WebAssembly text)"), "{text}");
+    assert!(text.contains("does not load in this mmhost"), "{text}");
+}
+
+#[test]
+fn compile_fills_the_cache_ahead_of_time() {
+    let cache = tempfile::tempdir().unwrap();
+    let r: Run = mmhost()
+        .env("MMHOST_CACHE_DIR", cache.path())
+        .args([
+            "compile",
+            plugin("upper").to_str().unwrap(),
+            plugin("count").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+        .into();
+    r.assert_ok();
+    assert!(r.stderr.contains("upper.wasm ready"), "{}", r.stderr);
+    let entries = walk(cache.path());
+    assert!(entries >= 2, "the cache holds {entries} files");
+    // A plugin that does not load is an error with the load exit code.
+    let bad = cache.path().join("bad.wasm");
+    std::fs::write(&bad, b"nope").unwrap();
+    let r: Run = mmhost()
+        .args(["compile"])
+        .arg(&bad)
+        .output()
+        .unwrap()
+        .into();
+    r.assert_code(4);
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -22,8 +22,9 @@ use crate::error::{describe_io, Error, Result};
 /// The WIT of the world plugins implement, built into the binary.
 pub const WIT_SOURCE: &str = include_str!("../../wit/mmhost.wit");
 
-/// Reads, wraps if needed, and compiles the plugin at `path`.
-pub(super) fn compile(engine: &Engine, path: &Path) -> Result<Component> {
+/// Reads, wraps if needed, and compiles the plugin at `path`. With `notice`,
+/// a compile still running after a second says so on stderr.
+pub(super) fn compile(engine: &Engine, path: &Path, notice: bool) -> Result<Component> {
     let bytes = std::fs::read(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?;
     let binary = if bytes.starts_with(b"\0asm") {
         bytes
@@ -66,9 +67,28 @@ pub(super) fn compile(engine: &Engine, path: &Path) -> Result<Component> {
             ))
         }
     };
-    Component::new(engine, &component).map_err(|e| {
+    let (done, waiting) = std::sync::mpsc::channel::<()>();
+    let notifier = notice.then(|| {
+        let (name, size) = (path.display().to_string(), component.len());
+        std::thread::spawn(move || {
+            let waited = waiting.recv_timeout(std::time::Duration::from_secs(1));
+            if waited == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                eprintln!(
+                    "mmhost: compiling {name} ({:.1} MB); a first compile takes a few seconds, \
+                     later runs use the compilation cache",
+                    size as f64 / 1e6
+                );
+            }
+        })
+    });
+    let compiled = Component::new(engine, &component).map_err(|e| {
         Error::plugin_load(path, format!("not a valid component: {}", error_chain(&e)))
-    })
+    });
+    drop(done);
+    if let Some(t) = notifier {
+        let _ = t.join();
+    }
+    compiled
 }
 
 fn looks_like_text(bytes: &[u8]) -> bool {

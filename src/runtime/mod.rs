@@ -25,6 +25,7 @@
 //! `write` can copy straight from the guest's memory into the mapping (one
 //! `memcpy`, no intermediate `Vec`) through [`WasmList::as_le_slice`].
 
+pub mod inspect;
 mod load;
 mod trap;
 
@@ -103,6 +104,9 @@ impl From<host::Level> for LogLevel {
 pub struct RuntimeOptions {
     /// Directory of the compilation cache; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Say on stderr when compiling a plugin takes longer than a second (a
+    /// first compile of a large component), so a wait is never silent.
+    pub compile_notice: bool,
 }
 
 impl RuntimeOptions {
@@ -113,7 +117,10 @@ impl RuntimeOptions {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("mmhost")))
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mmhost")));
-        RuntimeOptions { cache_dir: dir }
+        RuntimeOptions {
+            cache_dir: dir,
+            compile_notice: false,
+        }
     }
 }
 
@@ -167,6 +174,7 @@ impl Plugin {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
+    compile_notice: bool,
 }
 
 /// What a run left behind: the region (to commit or drop) and the result.
@@ -443,7 +451,11 @@ impl Runtime {
             .map_err(|e| internal("linking output", e))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| internal("linking WASI", e))?;
-        Ok(Runtime { engine, linker })
+        Ok(Runtime {
+            engine,
+            linker,
+            compile_notice: opts.compile_notice,
+        })
     }
 
     /// The wasmtime engine.
@@ -455,7 +467,7 @@ impl Runtime {
     /// (wrapped into a component here), or either in `.wat` text. Checks that
     /// it implements the `transform` world and imports nothing else.
     pub fn load(&self, path: &Path) -> Result<Plugin> {
-        let component = load::compile(&self.engine, path)?;
+        let component = load::compile(&self.engine, path, self.compile_notice)?;
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -1,0 +1,139 @@
+//! What a plugin file is, without running it: component or core module, the
+//! interfaces it imports and exports, the mmhost world version it targets,
+//! and the toolchain that made it (from its `producers` sections).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{describe_io, Error, Result};
+
+/// A description of a plugin file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Inspection {
+    /// Size of the file in bytes.
+    pub size: u64,
+    /// `component`, `core module` or `text` (WAT, described after parsing).
+    pub kind: String,
+    /// Imports: interface names for components, `module::name` for modules.
+    pub imports: Vec<String>,
+    /// Exports (top level).
+    pub exports: Vec<String>,
+    /// The `mmhost:plugin` version its imports name, if any.
+    pub mmhost_version: Option<String>,
+    /// Source languages named by `producers` sections (e.g. `Rust`, `C11`).
+    pub languages: Vec<String>,
+    /// Tools that processed it, with versions (`rustc 1.95.0`, ...).
+    pub processed_by: Vec<String>,
+    /// SDKs named by `producers` sections.
+    pub sdks: Vec<String>,
+}
+
+/// Reads and describes the plugin at `path`.
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    let raw = std::fs::read(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?;
+    let size = raw.len() as u64;
+    let (bytes, text) = if raw.starts_with(b"\0asm") {
+        (raw, false)
+    } else {
+        let parsed = wat::parse_bytes(&raw)
+            .map_err(|e| Error::plugin_load(path, format!("not WebAssembly: {e}")))?;
+        (parsed.into_owned(), true)
+    };
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    let mut languages = BTreeSet::new();
+    let mut processed_by = BTreeSet::new();
+    let mut sdks = BTreeSet::new();
+    let mut kind = String::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        use wasmparser::Payload as P;
+        let payload =
+            payload.map_err(|e| Error::plugin_load(path, format!("invalid WebAssembly: {e}")))?;
+        let bad = |e: wasmparser::BinaryReaderError| {
+            Error::plugin_load(path, format!("invalid WebAssembly: {e}"))
+        };
+        match payload {
+            P::Version { encoding, .. } => {
+                depth += 1;
+                if depth == 1 {
+                    kind = match encoding {
+                        wasmparser::Encoding::Component => "component",
+                        wasmparser::Encoding::Module => "core module",
+                    }
+                    .to_string();
+                }
+            }
+            P::End(_) => depth = depth.saturating_sub(1),
+            P::ComponentImportSection(r) if depth == 1 => {
+                for i in r {
+                    imports.push(i.map_err(bad)?.name.name.to_string());
+                }
+            }
+            P::ComponentExportSection(r) if depth == 1 => {
+                for e in r {
+                    exports.push(e.map_err(bad)?.name.name.to_string());
+                }
+            }
+            P::ImportSection(r) if depth == 1 => {
+                for i in r.into_imports() {
+                    let i = i.map_err(bad)?;
+                    imports.push(format!("{}::{}", i.module, i.name));
+                }
+            }
+            P::ExportSection(r) if depth == 1 => {
+                for e in r {
+                    exports.push(e.map_err(bad)?.name.to_string());
+                }
+            }
+            P::CustomSection(c) => {
+                let wasmparser::KnownCustom::Producers(reader) = c.as_known() else {
+                    continue;
+                };
+                for field in reader {
+                    let field = field.map_err(bad)?;
+                    for v in field.values {
+                        let v = v.map_err(bad)?;
+                        let item = if v.version.is_empty() {
+                            v.name.to_string()
+                        } else {
+                            format!("{} {}", v.name, v.version)
+                        };
+                        match field.name {
+                            "language" => languages.insert(v.name.to_string()),
+                            "processed-by" => processed_by.insert(item),
+                            "sdk" => sdks.insert(item),
+                            _ => false,
+                        };
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if text {
+        kind = format!("{kind} (WebAssembly text)");
+    }
+    let mmhost_version = imports.iter().find_map(|i| {
+        let rest = i.strip_prefix("mmhost:plugin/")?;
+        let interface = rest.split("::").next().unwrap_or(rest);
+        Some(
+            interface
+                .split_once('@')
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default(),
+        )
+    });
+    Ok(Inspection {
+        size,
+        kind,
+        imports,
+        exports,
+        mmhost_version,
+        languages: languages.into_iter().collect(),
+        processed_by: processed_by.into_iter().collect(),
+        sdks: sdks.into_iter().collect(),
+    })
+}

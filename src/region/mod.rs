@@ -124,6 +124,47 @@ enum Backing {
     Copy(File),
 }
 
+/// Where the bytes of a checked read lie in the region's memory; see
+/// [`Region::read_view`].
+#[derive(Debug)]
+pub struct ReadView {
+    /// `(address, length)` per extent.
+    pieces: Vec<(usize, usize)>,
+    len: usize,
+}
+
+impl ReadView {
+    /// Total length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the read is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the bytes into `dst` (exactly [`ReadView::len`] bytes long).
+    ///
+    /// # Safety
+    /// The region this view came from must still be alive (its reservation
+    /// mapped). Remapping a slot (staging a copy) is fine: it keeps the
+    /// addresses and the bytes.
+    pub unsafe fn copy_to(&self, dst: &mut [u8]) {
+        assert_eq!(dst.len(), self.len, "ReadView::copy_to: wrong length");
+        let mut done = 0;
+        for &(addr, n) in &self.pieces {
+            // SAFETY: the caller guarantees the reservation is mapped; the
+            // pieces were bounds-checked against the layout when the view was
+            // made; `dst` is memory outside the reservation.
+            unsafe {
+                std::ptr::copy_nonoverlapping(addr as *const u8, dst[done..].as_mut_ptr(), n)
+            };
+            done += n;
+        }
+    }
+}
+
 /// Why a write failed.
 #[derive(Debug)]
 pub enum WriteError {
@@ -418,6 +459,31 @@ impl Region {
         s.bytes_read += len;
         self.stats.set(s);
         Ok(buf)
+    }
+
+    /// Checks a read like [`Region::read`] but copies nothing yet: returns
+    /// where the bytes lie, so that the caller can copy them straight to
+    /// their destination (the plugin's memory) with one `memcpy` per extent.
+    pub fn read_view(&self, at: i64, len: u64) -> Result<ReadView, AccessError> {
+        let start = self.resolve(at, len)?;
+        if len > MAX_READ {
+            return Err(AccessError::TooLarge { limit: MAX_READ });
+        }
+        let pieces = match &self.mem {
+            Some(mem) => self
+                .layout
+                .pieces(start, len)
+                .map(|(addr, n)| (mem.ptr(addr) as usize, n))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut s = self.stats.get();
+        s.bytes_read += len;
+        self.stats.set(s);
+        Ok(ReadView {
+            pieces,
+            len: len as usize,
+        })
     }
 
     /// Copies `buf.len()` bytes from global offset `start` into `buf`. The

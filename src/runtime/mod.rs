@@ -21,12 +21,15 @@
 //! # Why `region` is linked by hand
 //!
 //! `bindgen!` generates the types and the `host`/`output` imports, but the
-//! `region` functions are defined with [`LinkerInstance::func_wrap`] so that a
-//! `write` can copy straight from the guest's memory into the mapping (one
-//! `memcpy`, no intermediate `Vec`) through [`WasmList::as_le_slice`].
+//! `region` functions are defined with [`LinkerInstance::func_wrap`] so that
+//! every byte crosses with one `memcpy`: a `write` copies straight from the
+//! guest's memory into the mapping through [`WasmList::as_le_slice`], and a
+//! `read` is lowered straight from the mapping into the guest's memory (see
+//! `lower.rs`), with no intermediate `Vec` either way.
 
 pub mod inspect;
 mod load;
+mod lower;
 mod trap;
 
 use std::io::{self, Write};
@@ -41,6 +44,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::ProgressState;
 use crate::region::{AccessError, Region, WriteError};
+use lower::RegionBytes;
 
 pub use load::{wrap_module, WIT_SOURCE};
 
@@ -347,9 +351,9 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     )?;
     inst.func_wrap(
         "read",
-        |store: StoreContextMut<'_, HostState>, (at, len): (i64, u64)| -> Res<Vec<u8>> {
+        |store: StoreContextMut<'_, HostState>, (at, len): (i64, u64)| -> Res<RegionBytes> {
             let state = store.data();
-            let got = state.region.read(at, len);
+            let got = state.region.read_view(at, len).map(RegionBytes);
             if got.is_ok() {
                 state.progress.add_read(len);
             }

@@ -337,9 +337,15 @@ impl Pending {
                 let every_input = matches!(self.target, Target::OutputDir(_));
                 finish_copies(region, &mut staging, every_input)?;
                 let mut renames = Vec::new();
+                let mut files = Vec::new();
                 for (i, temp) in staging.temps.iter().enumerate() {
                     if let Some(t) = temp {
                         renames.push((t.path.clone(), staging.dests[i].clone()));
+                        // Name replaced inputs as the user did.
+                        files.push(match self.target {
+                            Target::InPlace => region.inputs()[i].path.clone(),
+                            _ => staging.dests[i].clone(),
+                        });
                     }
                 }
                 failpoint("synced");
@@ -357,7 +363,7 @@ impl Pending {
                 for t in staging.temps.iter_mut().flatten() {
                     t.keep();
                 }
-                renames.into_iter().map(|(_, d)| d).collect()
+                files
             }
         };
         Ok(CommitReport {

@@ -45,7 +45,7 @@ impl Job {
     /// Runs the job, writing the plugin's output stream to `out`.
     pub fn execute(&self, runtime: &Runtime, out: Box<dyn Write + Send>) -> Result<Report> {
         let inputs = open_inputs(&self.inputs, self.target.writes_inputs())?;
-        let plugin = runtime.load(&self.plugin)?;
+        let plugin = runtime.load_for(&self.plugin, &self.run)?;
         let (region, pending) = commit::prepare(inputs, &self.target)?;
         let RunResult { region, result } = runtime.run(&plugin, region, &self.run, out);
         // On failure `pending` is dropped here, which discards what it can.

@@ -21,7 +21,7 @@ Exit codes:
   2  usage error (bad command line)
   3  input file error (missing, not a regular file, unreadable, named twice, locked)
   4  the plugin cannot be loaded (not wasm, wrong world, unknown imports)
-  5  the plugin trapped or hit a limit (memory, timeout)
+  5  the plugin trapped or hit a limit (memory, timeout, fuel, result size)
   6  the result could not be written (output file, in-place sync)";
 
 #[derive(Parser)]
@@ -89,6 +89,10 @@ struct RunArgs {
     /// Stop the plugin after this long (e.g. 500ms, 30s, 5m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Stop the plugin after N units of fuel (about one per WebAssembly
+    /// instruction): a cut-off that is the same on every run and machine.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
     /// Do not use the compilation cache.
     #[arg(long)]
     no_cache: bool,
@@ -176,6 +180,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
             args: args.args.clone(),
             max_memory: args.max_memory,
             timeout: args.timeout,
+            fuel: args.fuel,
             log_level: level,
         },
     };

@@ -47,6 +47,9 @@ impl Job {
         let inputs = open_inputs(&self.inputs, self.target.writes_inputs())?;
         let plugin = runtime.load_for(&self.plugin, &self.run)?;
         let (region, pending) = commit::prepare(inputs, &self.target)?;
+        // Until the region is unmapped, a file truncated under it is named by
+        // the SIGBUS handler, if the program installed it.
+        let _watching = crate::sigbus::watch(&region);
         let RunResult { region, result } = runtime.run(&plugin, region, &self.run, out);
         // On failure `pending` is dropped here, which discards what it can.
         let ok = result?;

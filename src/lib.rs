@@ -26,12 +26,15 @@
 //! - [`runtime`]: the wasmtime engine, the imports a plugin is granted, the
 //!   limits of a run;
 //! - [`commit`]: where writes go and how they reach the disk;
-//! - [`error`]: the error type and its exit codes.
+//! - [`error`]: the error type and its exit codes;
+//! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
+//!   another process while mapped (installed by the `mmhost` command).
 
 pub mod commit;
 pub mod error;
 pub mod job;
 pub mod region;
 pub mod runtime;
+pub mod sigbus;
 
 pub use error::{Error, ErrorKind, Result};

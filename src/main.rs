@@ -306,6 +306,11 @@ fn wrap(module: &PathBuf, output: &PathBuf) -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
+    // Before anything is mapped: a file truncated under the run ends it with
+    // one clear line and exit code 3 instead of a bare crash.
+    if let Err(e) = mmhost::sigbus::install() {
+        eprintln!("mmhost: warning: cannot install the SIGBUS handler: {e}");
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run(&cli, args),

@@ -105,8 +105,9 @@ pub struct Stats {
 enum Backing {
     /// The input files themselves (read-only or in place).
     Inputs,
-    /// One target file holding a copy of the concatenation.
-    Copy(File),
+    /// One target file holding a copy of the concatenation, and the path it
+    /// is for (the output the user named).
+    Copy(File, std::path::PathBuf),
 }
 
 /// Input files mapped into one region. See the module docs.
@@ -143,6 +144,30 @@ fn map_error(what: &Path, e: io::Error) -> Error {
     Error::input(what, format!("cannot map: {}", describe_io(&e)))
 }
 
+/// The error for an input that is shorter than when it was opened.
+fn shrank(f: &InputFile, now: Option<u64>) -> Error {
+    let now = now.map(|n| format!(", now {n}")).unwrap_or_default();
+    Error::input(
+        &f.path,
+        format!(
+            "changed size since it was opened (was {} bytes{now}): another process is \
+             truncating it; nothing was run",
+            f.len
+        ),
+    )
+}
+
+/// Reads `dst.len()` bytes from the start of `f`, reporting a file that
+/// shrank since it was opened as such.
+fn read_input_start(f: &InputFile, dst: &mut [u8]) -> Result<()> {
+    f.read_start(dst).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            shrank(f, f.file().and_then(|h| h.metadata().ok()).map(|m| m.len()))
+        }
+        _ => Error::input(&f.path, describe_io(&e)),
+    })
+}
+
 impl Region {
     /// Maps validated `inputs` (from [`open_inputs`], opened writable if
     /// `access` is [`Access::InPlace`]) into one region.
@@ -172,6 +197,21 @@ impl Region {
                 )
             })?;
             Self::place(&res, &inputs, &layout, params.page, writable)?;
+            // Sizes were fixed when the files were opened. One that grew since
+            // is mapped at its opened length (the rest is not part of the
+            // run); one that shrank would fault on its lost pages, so it is
+            // refused here, before the plugin runs.
+            for f in &inputs {
+                if let Some(file) = f.file() {
+                    let now = file
+                        .metadata()
+                        .map_err(|e| Error::input(&f.path, describe_io(&e)))?
+                        .len();
+                    if now < f.len {
+                        return Err(shrank(f, Some(now)));
+                    }
+                }
+            }
             Some(res)
         };
         Ok(Region {
@@ -235,9 +275,7 @@ impl Region {
                         let dst = unsafe {
                             std::slice::from_raw_parts_mut(res.ptr(s.addr), s.len as usize)
                         };
-                        inputs[k]
-                            .read_start(dst)
-                            .map_err(|e| Error::input(&inputs[k].path, describe_io(&e)))?;
+                        read_input_start(&inputs[k], dst)?;
                     }
                     if !writable {
                         res.protect_read_only(first, len)
@@ -262,15 +300,18 @@ impl Region {
                 Some(file) => copy_range(file, &target, pos, f.len),
                 None => {
                     let mut bytes = vec![0u8; f.len as usize];
-                    f.read_start(&mut bytes)
-                        .and_then(|()| target.write_all_at(&bytes, pos))
+                    read_input_start(f, &mut bytes)?;
+                    target.write_all_at(&bytes, pos)
                 }
             };
-            copied.map_err(|e| {
-                Error::output(
+            copied.map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    shrank(f, f.file().and_then(|h| h.metadata().ok()).map(|m| m.len()))
+                }
+                _ => Error::output(
                     target_path,
                     format!("copying {}: {}", f.path.display(), describe_io(&e)),
-                )
+                ),
             })?;
             pos += f.len;
         }
@@ -292,7 +333,7 @@ impl Region {
             inputs,
             layout,
             mem,
-            backing: Backing::Copy(target),
+            backing: Backing::Copy(target, target_path.to_path_buf()),
             writable: true,
             stats: Cell::new(Stats::default()),
         })
@@ -326,6 +367,46 @@ impl Region {
     /// The input files, in order.
     pub fn inputs(&self) -> &[InputFile] {
         &self.inputs
+    }
+
+    /// For a region over a copy ([`Region::over_copy`]), the output path the
+    /// copy is for.
+    pub fn copy_target(&self) -> Option<&Path> {
+        match &self.backing {
+            Backing::Copy(_, path) => Some(path),
+            Backing::Inputs => None,
+        }
+    }
+
+    /// The file mappings of the region as address ranges of this process
+    /// (whole pages), with the path of the file each maps: what the `SIGBUS`
+    /// handler needs to name a file truncated under the run.
+    pub(crate) fn file_mappings(&self) -> Vec<(usize, usize, &Path)> {
+        let Some(mem) = &self.mem else {
+            return Vec::new();
+        };
+        let page = rustix::param::page_size() as u64;
+        let range = |addr: u64, len: u64| {
+            let start = mem.ptr(addr) as usize;
+            (start, start + len.div_ceil(page) as usize * page as usize)
+        };
+        match &self.backing {
+            Backing::Copy(_, path) => {
+                let (start, end) = range(0, self.size());
+                vec![(start, end, path.as_path())]
+            }
+            Backing::Inputs => self
+                .layout
+                .slots()
+                .iter()
+                .zip(&self.inputs)
+                .filter(|(slot, _)| slot.placement == Placement::Mapped)
+                .map(|(slot, f)| {
+                    let (start, end) = range(slot.addr, slot.len);
+                    (start, end, f.path.as_path())
+                })
+                .collect(),
+        }
     }
 
     /// Which inputs were written to (for reports).
@@ -443,7 +524,7 @@ impl Region {
             return Ok(());
         };
         match &self.backing {
-            Backing::Copy(target) => {
+            Backing::Copy(target, _) => {
                 if self.dirty.iter().any(Cell::get) {
                     mem.sync(0, self.size() as usize)
                         .map_err(|e| Error::new(ErrorKind::Output, format!("msync: {e}")))?;

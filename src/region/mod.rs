@@ -766,6 +766,89 @@ mod tests {
         );
     }
 
+    /// Sizes are fixed when the files are opened: a file that grows before
+    /// it is mapped is seen (and written) at its opened length only, and the
+    /// bytes appended are left alone.
+    #[test]
+    fn file_grown_after_opening_is_mapped_at_its_opened_length() {
+        let dir = tempfile::tempdir().unwrap();
+        // Mapped (100 KiB) and packed (10 bytes) files, both writable.
+        let (paths, contents) = make_files(dir.path(), &[100 << 10, 10], &mut Rng(21));
+        let inputs = open_inputs(&paths, true).unwrap();
+        for p in &paths {
+            let mut f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
+            f.write_all(b"APPENDED").unwrap();
+        }
+        let region = Region::open(inputs, Access::InPlace).unwrap();
+        assert_eq!(region.size(), (100 << 10) + 10);
+        assert_eq!(region.to_vec(), contents.concat());
+        let ones = vec![1u8; region.size() as usize];
+        region.write(0, &ones).unwrap();
+        region.flush().unwrap();
+        drop(region);
+        for (p, c) in paths.iter().zip(&contents) {
+            let now = std::fs::read(p).unwrap();
+            assert_eq!(now.len(), c.len() + 8, "{p:?}");
+            assert!(now[..c.len()].iter().all(|&b| b == 1), "{p:?}");
+            assert_eq!(&now[c.len()..], b"APPENDED", "{p:?}");
+        }
+    }
+
+    /// A file that shrinks between the check and the mapping would fault on
+    /// its lost pages: it is refused with an input error naming it.
+    #[test]
+    fn file_shrunk_after_opening_is_refused_before_the_run() {
+        for (writable, len) in [(false, 100 << 10), (true, 100 << 10), (true, 10)] {
+            let dir = tempfile::tempdir().unwrap();
+            let (paths, _) = make_files(dir.path(), &[5, len], &mut Rng(22));
+            let inputs = open_inputs(&paths, writable).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&paths[1])
+                .unwrap()
+                .set_len(len / 2)
+                .unwrap();
+            let access = if writable {
+                Access::InPlace
+            } else {
+                Access::ReadOnly
+            };
+            let err = Region::open(inputs, access).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Input);
+            let msg = err.message();
+            assert!(
+                msg.starts_with(&format!(
+                    "{}: changed size since it was opened",
+                    paths[1].display()
+                )),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(&format!("was {len} bytes, now {}", len / 2)),
+                "{msg}"
+            );
+        }
+        // Through --output, the copy notices it too.
+        let dir = tempfile::tempdir().unwrap();
+        let (paths, _) = make_files(dir.path(), &[100 << 10], &mut Rng(23));
+        let inputs = open_inputs(&paths, false).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&paths[0])
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        let out = dir.path().join("out");
+        let target = std::fs::File::create(&out).unwrap();
+        let err = Region::over_copy(inputs, target, &out).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Input);
+        assert!(
+            err.message().contains("changed size since it was opened"),
+            "{}",
+            err.message()
+        );
+    }
+
     #[test]
     fn many_small_files_use_one_mapping() {
         let dir = tempfile::tempdir().unwrap();

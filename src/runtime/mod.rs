@@ -703,3 +703,21 @@ fn output_error(e: io::Error) -> Error {
     )
     .with_io_kind(e.kind())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::plugin_text;
+
+    #[test]
+    fn plugin_text_is_cut_escaped_and_indented() {
+        assert_eq!(plugin_text("plain text\n\n", 100), "plain text");
+        assert_eq!(plugin_text("a\nb\tc", 100), "a\n  b\tc");
+        assert_eq!(
+            plugin_text("x\x1b[31my\rz\u{7f}", 100),
+            "x\\u{1b}[31my\\rz\\u{7f}"
+        );
+        assert_eq!(plugin_text("abcdef", 4), "abcd [... 2 more bytes dropped]");
+        // Never inside a UTF-8 character.
+        assert_eq!(plugin_text("ééé", 3), "é [... 4 more bytes dropped]");
+    }
+}

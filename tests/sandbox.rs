@@ -85,8 +85,7 @@ fn fuel_cuts_off_at_the_same_point_every_time() {
     let last_flood = |r: &Run| -> String {
         r.stderr
             .lines()
-            .filter(|l| l.starts_with("probe: info: flood "))
-            .last()
+            .rfind(|l| l.starts_with("probe: info: flood "))
             .unwrap_or("")
             .to_string()
     };

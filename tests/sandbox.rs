@@ -373,6 +373,39 @@ fn wasi_grants_no_ambient_authority() {
 }
 
 #[test]
+fn wasi_output_flood_is_capped() {
+    let files = Files::new(&[10], 40, TEXTISH);
+    // 50,000 lines of 100 bytes: 5 MB, five times the cap.
+    let r = run(
+        &[],
+        &plugin("wasi-probe"),
+        &files.paths,
+        &["print", "50000"],
+    );
+    r.assert_ok();
+    assert_eq!(r.stdout_str(), "printed 50000\n");
+    assert!(
+        r.stderr.len() < (1 << 20) + 200,
+        "{} bytes on stderr",
+        r.stderr.len()
+    );
+    assert!(
+        r.stderr.len() >= 1 << 20,
+        "{} bytes on stderr",
+        r.stderr.len()
+    );
+    assert!(
+        r.stderr.ends_with(
+            "\nwasi-probe: more than 1048576 bytes on WASI stdout/stderr; the rest is dropped\n"
+        ),
+        "{}",
+        &r.stderr[r.stderr.len() - 200..]
+    );
+    assert_no_host_panic(&r);
+    files.assert_unchanged();
+}
+
+#[test]
 fn unix_socket_input_is_refused() {
     let files = Files::new(&[5], 35, TEXTISH);
     let sock = files.dir.path().join("sock");

@@ -9,7 +9,8 @@
 //! still instantiate, WASI 0.2 is linked too, but with no authority: no
 //! preopened directories (every file system call fails), no environment, no
 //! arguments, no network, and clocks frozen at zero. WASI stdout and stderr go
-//! to mmhost's stderr, so they can never corrupt the plugin's output stream.
+//! to mmhost's stderr, so they can never corrupt the plugin's output stream,
+//! and are capped at [`MAX_WASI_OUTPUT`] bytes (see the `wasi` module).
 //!
 //! # Limits
 //!
@@ -18,7 +19,8 @@
 //! epoch interruption ([`RunOptions::timeout`]) and optional deterministic
 //! fuel ([`RunOptions::fuel`]). The text a plugin returns is capped at
 //! [`MAX_RESULT_TEXT`] bytes, its log at [`MAX_LOG_LINES`] messages of at most
-//! [`MAX_LOG_MESSAGE`] bytes each, and a single `read` at
+//! [`MAX_LOG_MESSAGE`] bytes each, its WASI stdout and stderr at
+//! [`MAX_WASI_OUTPUT`] bytes, and a single `read` at
 //! [`MAX_READ`](crate::region::MAX_READ). A plugin that exceeds a limit fails
 //! with an error that names it; the host stays up.
 //!
@@ -37,6 +39,7 @@
 
 mod load;
 mod trap;
+mod wasi;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -51,6 +54,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::region::{AccessError, Region};
 
 pub use load::{wrap_module, WIT_SOURCE};
+pub use wasi::MAX_WASI_OUTPUT;
 
 /// Generated bindings for the `transform` world.
 mod bindings {
@@ -402,40 +406,6 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// A wall clock and a monotonic clock that stand still at zero: the world
-/// grants no clock, but `std` wants one to exist.
-struct FrozenClock;
-
-impl wasmtime_wasi::HostWallClock for FrozenClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn now(&self) -> Duration {
-        Duration::ZERO
-    }
-}
-
-impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
-    }
-}
-
-fn sandboxed_wasi() -> WasiCtx {
-    WasiCtx::builder()
-        .stdout(wasmtime_wasi::cli::stderr())
-        .stderr(wasmtime_wasi::cli::stderr())
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .wall_clock(FrozenClock)
-        .monotonic_clock(FrozenClock)
-        .build()
-}
-
 /// Text from a plugin made safe to print on a terminal: cut to `max` bytes
 /// (at a character boundary, saying how much was dropped), control
 /// characters other than newline and tab escaped, and every line after the
@@ -610,7 +580,7 @@ impl Runtime {
                 max_memory: opts.max_memory,
                 refused: None,
             },
-            wasi: sandboxed_wasi(),
+            wasi: wasi::sandboxed(&plugin.name),
             table: ResourceTable::new(),
             progress: None,
         };

@@ -7,6 +7,10 @@
 //!
 //! It also prints one line with `println!` (WASI stdout), which mmhost must
 //! send to its stderr, never into the plugin's output stream.
+//!
+//! With the arguments `print N`, it instead prints N lines of 100 bytes with
+//! `println!` and emits `printed N`: a flood of WASI output for the host's
+//! cap.
 
 use std::fmt::Display;
 use std::io::Read;
@@ -31,7 +35,17 @@ fn attempt<T, E: Display>(name: &str, r: Result<T, E>, what: impl FnOnce(T) -> S
 }
 
 impl Plugin for WasiProbe {
-    fn run(_args: Vec<String>) -> Result<String, String> {
+    fn run(args: Vec<String>) -> Result<String, String> {
+        if let [op, n] = args.as_slice() {
+            if op == "print" {
+                let n: u64 = n.parse().map_err(|_| format!("bad N: {n}"))?;
+                for i in 0..n {
+                    println!("{i:>10} {}", "w".repeat(89));
+                }
+                line(&format!("printed {n}"));
+                return Ok(String::new());
+            }
+        }
         attempt(
             "open /etc/passwd",
             std::fs::File::open("/etc/passwd").and_then(|mut f| {

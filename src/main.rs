@@ -19,7 +19,8 @@ Exit codes:
   0  success
   1  the plugin returned an error
   2  usage error (bad command line)
-  3  input file error (missing, not a regular file, unreadable, named twice, locked)
+  3  input file error (missing, not a regular file, unreadable, named twice, locked,
+     changed size, truncated by another process while mapped)
   4  the plugin cannot be loaded (not wasm, wrong world, unknown imports)
   5  the plugin trapped or hit a limit (memory, timeout, fuel, result size)
   6  the result could not be written (output file, in-place sync)";

@@ -17,6 +17,11 @@
 //!   the kernel may do without moving bytes) into one target file that is
 //!   mapped whole, so the region is contiguous and the inputs are never
 //!   opened for writing. Used for `--output`.
+//!
+//! File lengths are those seen when the inputs were opened; opening a region
+//! refuses a file that has shrunk since (its lost pages would fault). The
+//! address ranges of the file mappings are available to the `SIGBUS` handler
+//! ([`crate::sigbus`]), which names a file truncated while mapped.
 
 pub mod inputs;
 pub mod layout;

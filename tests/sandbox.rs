@@ -372,6 +372,25 @@ fn wasi_grants_no_ambient_authority() {
     files.assert_unchanged();
 }
 
+/// Sleeping would block inside a host call, out of reach of the timeout and
+/// of fuel: with the clocks frozen, a sleep returns at once instead.
+#[test]
+fn wasi_sleep_cannot_outlast_the_timeout() {
+    let files = Files::new(&[10], 41, TEXTISH);
+    let start = Instant::now();
+    let r = run(
+        &["--timeout", "2s"],
+        &plugin("wasi-probe"),
+        &files.paths,
+        &["sleep", "20000"],
+    );
+    let took = start.elapsed();
+    r.assert_ok();
+    assert_eq!(r.stdout_str(), "slept\n");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    files.assert_unchanged();
+}
+
 #[test]
 fn wasi_output_flood_is_capped() {
     let files = Files::new(&[10], 40, TEXTISH);

@@ -460,6 +460,8 @@ impl Host {
             .map_err(|e| internal("linking output", e))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| internal("linking WASI", e))?;
+        wasi::link_instant_clock_subscriptions(&mut linker)
+            .map_err(|e| internal("linking WASI clocks", e))?;
         Ok(Host { engine, linker })
     }
 }
@@ -563,11 +565,18 @@ impl Runtime {
                 )),
             };
         }
-        let host = if plugin.metered {
-            // A metered plugin was compiled by the second engine, which exists.
-            self.metered.get().expect("metered engine")
-        } else {
-            &self.plain
+        let host = match (plugin.metered, self.metered.get()) {
+            (false, _) => &self.plain,
+            (true, Some(host)) => host,
+            (true, None) => {
+                return RunResult {
+                    region,
+                    result: Err(Error::new(
+                        ErrorKind::Usage,
+                        format!("plugin {}: loaded by another Runtime", plugin.name),
+                    )),
+                }
+            }
         };
         let state = HostState {
             region,

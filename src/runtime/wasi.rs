@@ -7,6 +7,15 @@
 //! monotonic clock never moves). Random numbers are wasmtime's defaults: they
 //! carry no authority.
 //!
+//! Sleeping is the one way a plugin could block inside a host call, where
+//! neither the epoch deadline (`--timeout`) nor fuel can stop it: wasmtime's
+//! `subscribe-duration` waits for real time, so `std::thread::sleep(1 h)`
+//! would hold the run for an hour. With the clock frozen no time passes
+//! anyway, so [`link_instant_clock_subscriptions`] replaces both monotonic
+//! clock subscriptions with pollables that are ready at once: a sleep returns
+//! immediately, and a plugin that waits for time to pass spins in wasm, where
+//! the limits apply.
+//!
 //! WASI stdout and stderr both go to mmhost's stderr, never into the plugin's
 //! output stream, and together they may carry at most [`MAX_WASI_OUTPUT`]
 //! bytes per run: a plugin that prints in a loop cannot flood the terminal
@@ -18,9 +27,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use wasmtime::component::{Linker, Resource};
+use wasmtime::StoreContextMut;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::WasiCtx;
+
+use super::HostState;
+
+/// The `wasi:clocks/monotonic-clock` instance that `wasmtime-wasi` (pinned
+/// at 48.0.8 in Cargo.toml) links; components importing any 0.2.x version
+/// resolve to it.
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
 
 /// The most bytes a plugin may write to WASI stdout and stderr together in
 /// one run (1 MiB); the rest is dropped, with one line saying so.
@@ -46,6 +64,36 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
     fn now(&self) -> u64 {
         0
     }
+}
+
+/// A pollable that is always ready.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+/// Replaces `subscribe-duration` and `subscribe-instant` of the linked WASI
+/// monotonic clock (after `wasmtime_wasi::p2::add_to_linker_sync`) with
+/// subscriptions that are ready at once; see the module docs.
+pub(super) fn link_instant_clock_subscriptions(
+    linker: &mut Linker<HostState>,
+) -> wasmtime::Result<()> {
+    fn ready_now(
+        mut store: StoreContextMut<'_, HostState>,
+        _when: (u64,),
+    ) -> wasmtime::Result<(Resource<DynPollable>,)> {
+        let table = &mut store.data_mut().table;
+        let ready = table.push(Ready)?;
+        Ok((wasmtime_wasi::p2::subscribe(table, ready)?,))
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap("subscribe-duration", ready_now)?;
+    clock.func_wrap("subscribe-instant", ready_now)?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// The WASI context of one run of `plugin`.

@@ -10,7 +10,8 @@
 //!
 //! With the arguments `print N`, it instead prints N lines of 100 bytes with
 //! `println!` and emits `printed N`: a flood of WASI output for the host's
-//! cap.
+//! cap. With `sleep MS`, it calls `std::thread::sleep` (a WASI clock
+//! subscription and a blocking poll) and emits `slept`.
 
 use std::fmt::Display;
 use std::io::Read;
@@ -37,6 +38,12 @@ fn attempt<T, E: Display>(name: &str, r: Result<T, E>, what: impl FnOnce(T) -> S
 impl Plugin for WasiProbe {
     fn run(args: Vec<String>) -> Result<String, String> {
         if let [op, n] = args.as_slice() {
+            if op == "sleep" {
+                let ms: u64 = n.parse().map_err(|_| format!("bad MS: {n}"))?;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                line("slept");
+                return Ok(String::new());
+            }
             if op == "print" {
                 let n: u64 = n.parse().map_err(|_| format!("bad N: {n}"))?;
                 for i in 0..n {

@@ -10,12 +10,19 @@
 #    `target/release/mmhost wrap`, giving target/plugins/<name>.wasm.
 #    Build the host first (`cargo build --release`); set MMHOST to use
 #    another mmhost binary.
+# 3. Builds the test plugin wasi-probe, which uses Rust's std, for
+#    wasm32-wasip2 (installing that target too if it is missing). The
+#    toolchain links it into a component that imports WASI 0.2, copied to
+#    target/plugins/wasi-probe.wasm.
 #
 # Works from any current directory.
 set -euo pipefail
 
 # The plugins to build: crate names under plugins/, one place only.
 PLUGINS=(upper checksum count tail reverse probe)
+# Plugins built for WASI 0.2 with std (not wrapped: already components).
+WASI_PLUGINS=(wasi-probe)
+WASI_TARGET=wasm32-wasip2
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET=wasm32-unknown-unknown
@@ -23,10 +30,12 @@ CORE_DIR="$ROOT/plugins/target/$TARGET/release"
 OUT_DIR="$ROOT/target/plugins"
 MMHOST="${MMHOST:-$ROOT/target/release/mmhost}"
 
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -x "$TARGET" >/dev/null; then
-    echo "installing the Rust target $TARGET" >&2
-    rustup target add "$TARGET"
-fi
+for t in "$TARGET" "$WASI_TARGET"; do
+    if command -v rustup >/dev/null && ! rustup target list --installed | grep -x "$t" >/dev/null; then
+        echo "installing the Rust target $t" >&2
+        rustup target add "$t"
+    fi
+done
 
 packages=()
 for name in "${PLUGINS[@]}"; do
@@ -36,6 +45,12 @@ done
 # cargo reads config files from the current directory, not the manifest's.
 (cd "$ROOT/plugins" && cargo build --release --target "$TARGET" \
     --manifest-path "$ROOT/plugins/Cargo.toml" "${packages[@]}")
+wasi_packages=()
+for name in "${WASI_PLUGINS[@]}"; do
+    wasi_packages+=(-p "$name")
+done
+(cd "$ROOT/plugins" && cargo build --release --target "$WASI_TARGET" \
+    --manifest-path "$ROOT/plugins/Cargo.toml" "${wasi_packages[@]}")
 
 if [[ ! -x "$MMHOST" ]]; then
     echo "error: $MMHOST not found: build the host first (cargo build --release)" >&2
@@ -46,5 +61,9 @@ fi
 mkdir -p "$OUT_DIR"
 for name in "${PLUGINS[@]}"; do
     "$MMHOST" wrap "$CORE_DIR/$name.wasm" -o "$OUT_DIR/$name.wasm"
+    echo "built $OUT_DIR/$name.wasm ($(wc -c <"$OUT_DIR/$name.wasm") bytes)"
+done
+for name in "${WASI_PLUGINS[@]}"; do
+    cp "$ROOT/plugins/target/$WASI_TARGET/release/${name//-/_}.wasm" "$OUT_DIR/$name.wasm"
     echo "built $OUT_DIR/$name.wasm ($(wc -c <"$OUT_DIR/$name.wasm") bytes)"
 done

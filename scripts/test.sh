@@ -6,9 +6,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-    rustup target add wasm32-unknown-unknown
-fi
+for t in wasm32-unknown-unknown wasm32-wasip2; do
+    if ! rustup target list --installed | grep -qx "$t"; then
+        rustup target add "$t"
+    fi
+done
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 cargo fmt --all -- --check
@@ -18,3 +20,4 @@ cargo test --release
 
 cargo clippy --release --all-targets -- -D warnings
 (cd plugins && cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)
+(cd plugins && cargo clippy --release --target wasm32-wasip2 -p wasi-probe -- -D warnings)

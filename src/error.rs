@@ -20,13 +20,15 @@ pub enum ErrorKind {
     /// The command line was wrong. Exit code 2 (as clap's own usage errors).
     Usage,
     /// An input file could not be used: missing, not a regular file,
-    /// unreadable, named twice, locked. Exit code 3.
+    /// unreadable, named twice, locked, shrunk since it was opened. Exit code
+    /// 3, which is also the code of the `SIGBUS` handler for a file truncated
+    /// while mapped ([`crate::sigbus`]).
     Input,
     /// The plugin could not be loaded: not wasm, not a component of the
     /// `transform` world, imports the host does not provide. Exit code 4.
     PluginLoad,
-    /// The plugin trapped, ran out of a limit (memory, time) or misbehaved at
-    /// run time. Exit code 5.
+    /// The plugin trapped, ran out of a limit (memory, time, fuel, result
+    /// text size) or misbehaved at run time. Exit code 5.
     PluginTrap,
     /// The result could not be written: a staged copy, the output file, the
     /// commit. Nothing was changed. Exit code 6.

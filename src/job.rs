@@ -68,8 +68,11 @@ impl Job {
         recovered.iter().for_each(&mut *on_recovery);
         let exclusive = self.target.replaces_inputs() && !self.dry_run;
         let inputs = open_inputs(&self.inputs, exclusive)?;
-        let plugin = runtime.load(&self.plugin)?;
+        let plugin = runtime.load_for(&self.plugin, &self.run)?;
         let (region, pending) = commit::prepare(inputs, &self.target, self.dry_run)?;
+        // Until the region is unmapped, a file truncated under it is named by
+        // the SIGBUS handler, if the program installed it.
+        let _watching = crate::sigbus::watch(&region);
         let RunResult { region, result } = runtime.run(&plugin, region, &self.run, out);
         // On failure `pending` is dropped here, which discards what it can.
         let ok = result?;

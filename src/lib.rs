@@ -28,7 +28,9 @@
 //!   limits of a run;
 //! - [`commit`]: where writes go and how they reach the disk;
 //! - [`progress`]: progress counters of a run and the bar that shows them;
-//! - [`error`]: the error type and its exit codes.
+//! - [`error`]: the error type and its exit codes;
+//! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
+//!   another process while mapped (installed by the `mmhost` command).
 
 pub mod commit;
 pub mod error;
@@ -36,5 +38,6 @@ pub mod job;
 pub mod progress;
 pub mod region;
 pub mod runtime;
+pub mod sigbus;
 
 pub use error::{Error, ErrorKind, Result};

@@ -20,9 +20,10 @@ Exit codes:
   0  success
   1  the plugin returned an error
   2  usage error (bad command line)
-  3  input file error (missing, not a regular file, unreadable, named twice, locked)
+  3  input file error (missing, not a regular file, unreadable, named twice, locked,
+     changed size, truncated by another process while mapped)
   4  the plugin cannot be loaded (not wasm, wrong world, unknown imports)
-  5  the plugin trapped or hit a limit (memory, timeout)
+  5  the plugin trapped or hit a limit (memory, timeout, fuel, result size)
   6  the result could not be written (disk full, unwritable directory); nothing changed";
 
 #[derive(Parser)]
@@ -138,6 +139,10 @@ struct RunArgs {
     /// Stop the plugin after this long (e.g. 500ms, 30s, 5m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Stop the plugin after N units of fuel (about one per WebAssembly
+    /// instruction): a cut-off that is the same on every run and machine.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
     /// Do not use the compilation cache.
     #[arg(long)]
     no_cache: bool,
@@ -236,6 +241,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
             args: args.args.clone(),
             max_memory: args.max_memory,
             timeout: args.timeout,
+            fuel: args.fuel,
             log_level: level,
             progress: Some(progress.clone()),
         },
@@ -531,6 +537,11 @@ fn paint(text: &str, sgr: &str) -> String {
 }
 
 fn main() -> ExitCode {
+    // Before anything is mapped: a file truncated under the run ends it with
+    // one clear line and exit code 3 instead of a bare crash.
+    if let Err(e) = mmhost::sigbus::install() {
+        eprintln!("mmhost: warning: cannot install the SIGBUS handler: {e}");
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run(&cli, args),

@@ -8,6 +8,11 @@
 //! path swapped for something else between the check and the mapping is seen.
 //! An advisory lock (`flock`: shared for reading, exclusive for writing) is
 //! held for the run, so two mmhost runs never write the same file at once.
+//!
+//! The length read here is the file's length for the whole run: a file that
+//! grows later is mapped at this length, and one that shrinks before it is
+//! mapped is refused by [`super::Region::open`]. One truncated while mapped is
+//! the business of [`crate::sigbus`].
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

@@ -20,6 +20,11 @@
 //! - [`Region::over_copy`]: the inputs are copied (`copy_file_range`, which
 //!   the kernel may do without moving bytes) into one target file that is
 //!   mapped whole, so the region is contiguous. Used for `--output FILE`.
+//!
+//! File lengths are those seen when the inputs were opened; opening a region
+//! refuses a file that has shrunk since (its lost pages would fault). The
+//! address ranges of the file mappings are available to the `SIGBUS` handler
+//! ([`crate::sigbus`]), which names a file truncated while mapped.
 
 pub mod inputs;
 pub mod layout;
@@ -120,8 +125,9 @@ enum Backing {
         /// Per input: its staged copy, once it has one (mapped files only).
         staged: RefCell<Vec<Option<File>>>,
     },
-    /// One target file holding a copy of the concatenation.
-    Copy(File),
+    /// One target file holding a copy of the concatenation, and the path it
+    /// is for (the output the user named).
+    Copy(File, std::path::PathBuf),
 }
 
 /// Where the bytes of a checked read lie in the region's memory; see
@@ -217,6 +223,30 @@ fn map_error(what: &Path, e: io::Error) -> Error {
     Error::input(what, format!("cannot map: {}", describe_io(&e)))
 }
 
+/// The error for an input that is shorter than when it was opened.
+fn shrank(f: &InputFile, now: Option<u64>) -> Error {
+    let now = now.map(|n| format!(", now {n}")).unwrap_or_default();
+    Error::input(
+        &f.path,
+        format!(
+            "changed size since it was opened (was {} bytes{now}): another process is \
+             truncating it; nothing was run",
+            f.len
+        ),
+    )
+}
+
+/// Reads `dst.len()` bytes from the start of `f`, reporting a file that
+/// shrank since it was opened as such.
+fn read_input_start(f: &InputFile, dst: &mut [u8]) -> Result<()> {
+    f.read_start(dst).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            shrank(f, f.file().and_then(|h| h.metadata().ok()).map(|m| m.len()))
+        }
+        _ => Error::input(&f.path, describe_io(&e)),
+    })
+}
+
 impl Region {
     /// Maps validated `inputs` (from [`open_inputs`]) into one region.
     pub fn open(inputs: Vec<InputFile>, access: Access) -> Result<Region> {
@@ -245,6 +275,21 @@ impl Region {
             })?;
             let packed_writable = matches!(access, Access::CopyOnWrite(_));
             Self::place(&res, &inputs, &layout, params.page, packed_writable)?;
+            // Sizes were fixed when the files were opened. One that grew since
+            // is mapped at its opened length (the rest is not part of the
+            // run); one that shrank would fault on its lost pages, so it is
+            // refused here, before the plugin runs.
+            for f in &inputs {
+                if let Some(file) = f.file() {
+                    let now = file
+                        .metadata()
+                        .map_err(|e| Error::input(&f.path, describe_io(&e)))?
+                        .len();
+                    if now < f.len {
+                        return Err(shrank(f, Some(now)));
+                    }
+                }
+            }
             Some(res)
         };
         let backing = match access {
@@ -315,9 +360,7 @@ impl Region {
                         let dst = unsafe {
                             std::slice::from_raw_parts_mut(res.ptr(s.addr), s.len as usize)
                         };
-                        inputs[k]
-                            .read_start(dst)
-                            .map_err(|e| Error::input(&inputs[k].path, describe_io(&e)))?;
+                        read_input_start(&inputs[k], dst)?;
                     }
                     if !packed_writable {
                         res.protect_read_only(first, len)
@@ -342,15 +385,18 @@ impl Region {
                 Some(file) => copy_range(file, &target, pos, f.len),
                 None => {
                     let mut bytes = vec![0u8; f.len as usize];
-                    f.read_start(&mut bytes)
-                        .and_then(|()| target.write_all_at(&bytes, pos))
+                    read_input_start(f, &mut bytes)?;
+                    target.write_all_at(&bytes, pos)
                 }
             };
-            copied.map_err(|e| {
-                Error::output(
+            copied.map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    shrank(f, f.file().and_then(|h| h.metadata().ok()).map(|m| m.len()))
+                }
+                _ => Error::output(
                     target_path,
                     format!("copying {}: {}", f.path.display(), describe_io(&e)),
-                )
+                ),
             })?;
             pos += f.len;
         }
@@ -372,7 +418,7 @@ impl Region {
             inputs,
             layout,
             mem,
-            backing: Backing::Copy(target),
+            backing: Backing::Copy(target, target_path.to_path_buf()),
             stats: Cell::new(Stats::default()),
         })
     }
@@ -410,6 +456,47 @@ impl Region {
     /// Whether input `i` was written to.
     pub fn is_written(&self, i: usize) -> bool {
         self.dirty[i].get()
+    }
+
+    /// For a region over a copy ([`Region::over_copy`]), the output path the
+    /// copy is for.
+    pub fn copy_target(&self) -> Option<&Path> {
+        match &self.backing {
+            Backing::Copy(_, path) => Some(path),
+            Backing::ReadOnly | Backing::CopyOnWrite { .. } => None,
+        }
+    }
+
+    /// The file mappings of the region as address ranges of this process
+    /// (whole pages), with the path of the file each maps: what the `SIGBUS`
+    /// handler needs to name a file truncated under the run. A staged copy
+    /// sits at its input's addresses and is named by the input's path.
+    pub(crate) fn file_mappings(&self) -> Vec<(usize, usize, &Path)> {
+        let Some(mem) = &self.mem else {
+            return Vec::new();
+        };
+        let page = rustix::param::page_size() as u64;
+        let range = |addr: u64, len: u64| {
+            let start = mem.ptr(addr) as usize;
+            (start, start + len.div_ceil(page) as usize * page as usize)
+        };
+        match &self.backing {
+            Backing::Copy(_, path) => {
+                let (start, end) = range(0, self.size());
+                vec![(start, end, path.as_path())]
+            }
+            Backing::ReadOnly | Backing::CopyOnWrite { .. } => self
+                .layout
+                .slots()
+                .iter()
+                .zip(&self.inputs)
+                .filter(|(slot, _)| slot.placement == Placement::Mapped)
+                .map(|(slot, f)| {
+                    let (start, end) = range(slot.addr, slot.len);
+                    (start, end, f.path.as_path())
+                })
+                .collect(),
+        }
     }
 
     /// Which inputs were written to (for reports).
@@ -575,7 +662,7 @@ impl Region {
 
     /// Makes the writes to the output copy durable (`--output FILE`).
     pub fn sync_copy(&self) -> Result<()> {
-        let (Some(mem), Backing::Copy(target)) = (&self.mem, &self.backing) else {
+        let (Some(mem), Backing::Copy(target, _)) = (&self.mem, &self.backing) else {
             return Ok(());
         };
         let fail = |what: &str, e: io::Error| {
@@ -690,6 +777,13 @@ pub(crate) fn copy_range(src: &File, dst: &File, at: u64, len: u64) -> io::Resul
         };
         copy_data(src, dst, data, at + data, hole - data)?;
         pos = hole;
+    }
+    // A hole at the end and a file cut short look alike to SEEK_DATA.
+    if src.metadata()?.len() < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shrank while being copied",
+        ));
     }
     if dst.metadata()?.len() < at + len {
         dst.set_len(at + len)?;
@@ -915,6 +1009,102 @@ mod tests {
         assert_eq!(
             region.locate(3, 0),
             Err(AccessError::NoSuchSegment { count: 3 })
+        );
+    }
+
+    /// Sizes are fixed when the files are opened: a file that grows before
+    /// it is mapped is seen (and written) at its opened length only, and the
+    /// bytes appended are left alone.
+    #[test]
+    fn file_grown_after_opening_is_mapped_at_its_opened_length() {
+        let dir = tempfile::tempdir().unwrap();
+        // Mapped (100 KiB) and packed (10 bytes) files, both writable.
+        let (paths, contents) = make_files(dir.path(), &[100 << 10, 10], &mut Rng(21));
+        let inputs = open_inputs(&paths, true).unwrap();
+        for p in &paths {
+            let mut f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
+            f.write_all(b"APPENDED").unwrap();
+        }
+        let stage = TestStage(dir.path().to_path_buf());
+        let region = Region::open(inputs, Access::CopyOnWrite(Box::new(stage))).unwrap();
+        assert_eq!(region.size(), (100 << 10) + 10);
+        assert_eq!(region.to_vec(), contents.concat());
+        let ones = vec![1u8; region.size() as usize];
+        region
+            .write(0, &ones)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        // The mapped file's copy holds its opened length, all written; the
+        // packed one's bytes are in memory; the originals are untouched,
+        // appended bytes included.
+        drop(region.sync_staged(0).unwrap().unwrap());
+        let copy = std::fs::read(dir.path().join("copy0")).unwrap();
+        assert_eq!(copy, vec![1u8; 100 << 10]);
+        let packed = dir.path().join("packed1");
+        region
+            .write_input_to(1, &std::fs::File::create(&packed).unwrap())
+            .unwrap();
+        assert_eq!(std::fs::read(&packed).unwrap(), vec![1u8; 10]);
+        drop(region);
+        for (p, c) in paths.iter().zip(&contents) {
+            let now = std::fs::read(p).unwrap();
+            assert_eq!(&now[..c.len()], &c[..], "{p:?}");
+            assert_eq!(&now[c.len()..], b"APPENDED", "{p:?}");
+        }
+    }
+
+    /// A file that shrinks between the check and the mapping would fault on
+    /// its lost pages: it is refused with an input error naming it.
+    #[test]
+    fn file_shrunk_after_opening_is_refused_before_the_run() {
+        for (writable, len) in [(false, 100 << 10), (true, 100 << 10), (true, 10)] {
+            let dir = tempfile::tempdir().unwrap();
+            let (paths, _) = make_files(dir.path(), &[5, len], &mut Rng(22));
+            let inputs = open_inputs(&paths, writable).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&paths[1])
+                .unwrap()
+                .set_len(len / 2)
+                .unwrap();
+            let access = if writable {
+                Access::CopyOnWrite(Box::new(TestStage(dir.path().to_path_buf())))
+            } else {
+                Access::ReadOnly
+            };
+            let err = Region::open(inputs, access).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Input);
+            let msg = err.message();
+            assert!(
+                msg.starts_with(&format!(
+                    "{}: changed size since it was opened",
+                    paths[1].display()
+                )),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(&format!("was {len} bytes, now {}", len / 2)),
+                "{msg}"
+            );
+        }
+        // Through --output, the copy notices it too.
+        let dir = tempfile::tempdir().unwrap();
+        let (paths, _) = make_files(dir.path(), &[100 << 10], &mut Rng(23));
+        let inputs = open_inputs(&paths, false).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&paths[0])
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        let out = dir.path().join("out");
+        let target = std::fs::File::create(&out).unwrap();
+        let err = Region::over_copy(inputs, target, &out).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Input);
+        assert!(
+            err.message().contains("changed size since it was opened"),
+            "{}",
+            err.message()
         );
     }
 

@@ -9,14 +9,26 @@
 //! still instantiate, WASI 0.2 is linked too, but with no authority: no
 //! preopened directories (every file system call fails), no environment, no
 //! arguments, no network, and clocks frozen at zero. WASI stdout and stderr go
-//! to mmhost's stderr, so they can never corrupt the plugin's output stream.
+//! to mmhost's stderr, so they can never corrupt the plugin's output stream,
+//! and are capped at [`MAX_WASI_OUTPUT`] bytes (see the `wasi` module).
 //!
 //! # Limits
 //!
 //! Each run gets its own [`Store`] with a cap on linear memory and tables
-//! ([`RunOptions::max_memory`]) and an optional wall-clock timeout through
-//! epoch interruption. A plugin that exceeds either fails with an error that
-//! names the limit; the host stays up.
+//! ([`RunOptions::max_memory`]), an optional wall-clock timeout through
+//! epoch interruption ([`RunOptions::timeout`]) and optional deterministic
+//! fuel ([`RunOptions::fuel`]). The text a plugin returns is capped at
+//! [`MAX_RESULT_TEXT`] bytes, its log at [`MAX_LOG_LINES`] messages of at most
+//! [`MAX_LOG_MESSAGE`] bytes each, its WASI stdout and stderr at
+//! [`MAX_WASI_OUTPUT`] bytes, and a single `read` at
+//! [`MAX_READ`](crate::region::MAX_READ). A plugin that exceeds a limit fails
+//! with an error that names it; the host stays up.
+//!
+//! Fuel changes the compiled code (every loop and call counts what it
+//! spends), which costs a few percent even when fuel is plentiful. So the
+//! [`Runtime`] compiles with fuel metering only the plugins that are loaded
+//! for a run with fuel ([`Runtime::load_for`]), in a second engine created the
+//! first time one is needed.
 //!
 //! # Why `region` is linked by hand
 //!
@@ -31,10 +43,11 @@ pub mod inspect;
 mod load;
 mod lower;
 mod trap;
+mod wasi;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, LinkerInstance, ResourceTable, WasmList};
@@ -47,6 +60,7 @@ use crate::region::{AccessError, Region, WriteError};
 use lower::RegionBytes;
 
 pub use load::{wrap_module, WIT_SOURCE};
+pub use wasi::MAX_WASI_OUTPUT;
 
 /// Generated bindings for the `transform` world.
 mod bindings {
@@ -137,6 +151,11 @@ pub struct RunOptions {
     pub max_memory: u64,
     /// Wall-clock limit of the run.
     pub timeout: Option<Duration>,
+    /// Deterministic limit of the run, in wasmtime fuel units (about one per
+    /// WebAssembly instruction): the same plugin over the same input stops at
+    /// the same point on every machine. The plugin must have been loaded with
+    /// [`Runtime::load_for`] and options that ask for fuel.
+    pub fuel: Option<u64>,
     /// Plugin log messages below this level are not shown.
     pub log_level: LogLevel,
     /// Where the run reports its progress, if anyone watches.
@@ -149,6 +168,7 @@ impl Default for RunOptions {
             args: Vec::new(),
             max_memory: 256 << 20,
             timeout: None,
+            fuel: None,
             log_level: LogLevel::Info,
             progress: None,
         }
@@ -160,6 +180,8 @@ pub struct Plugin {
     name: String,
     path: PathBuf,
     pre: TransformPre<HostState>,
+    /// Compiled with fuel metering (by the runtime's second engine).
+    metered: bool,
 }
 
 impl Plugin {
@@ -172,13 +194,27 @@ impl Plugin {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether it was compiled with fuel metering, so that it can run with
+    /// [`RunOptions::fuel`].
+    pub fn metered(&self) -> bool {
+        self.metered
+    }
 }
 
-/// The engine and linker; create once, load and run many plugins.
-pub struct Runtime {
+/// An engine and the linker of every import the world grants, for it.
+struct Host {
     engine: Engine,
     linker: Linker<HostState>,
-    compile_notice: bool,
+}
+
+/// The engines and linkers; create once, load and run many plugins.
+pub struct Runtime {
+    opts: RuntimeOptions,
+    /// Compiles plugins without fuel metering: the common case.
+    plain: Host,
+    /// Compiles plugins with fuel metering; made on first use.
+    metered: OnceLock<Host>,
 }
 
 /// What a run left behind: the region (to commit or drop) and the result.
@@ -189,8 +225,16 @@ pub struct RunResult {
     pub result: Result<String>,
 }
 
-/// How many log lines a plugin may print before the rest are dropped.
-const MAX_LOG_LINES: u64 = 10_000;
+/// How many log messages a plugin may print before the rest are dropped.
+pub const MAX_LOG_LINES: u64 = 10_000;
+
+/// The longest log message shown whole, in bytes; longer ones are cut.
+pub const MAX_LOG_MESSAGE: usize = 8 << 10;
+
+/// The longest `ok` or `err` text a plugin may return, in bytes (1 MiB). The
+/// text is a short summary; bulk output goes through `output.emit`. A longer
+/// text fails the run with a limit error (exit code 5).
+pub const MAX_RESULT_TEXT: usize = 1 << 20;
 
 /// Per-run state reachable from host functions.
 pub struct HostState {
@@ -289,7 +333,7 @@ impl host::Host for HostState {
                 "{}: {}: {}",
                 self.plugin,
                 level.name(),
-                message.trim_end()
+                plugin_text(&message, MAX_LOG_MESSAGE)
             );
         } else if self.logged == MAX_LOG_LINES + 1 {
             let _ = writeln!(
@@ -392,51 +436,42 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// A wall clock and a monotonic clock that stand still at zero: the world
-/// grants no clock, but `std` wants one to exist.
-struct FrozenClock;
-
-impl wasmtime_wasi::HostWallClock for FrozenClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
+/// Text from a plugin made safe to print on a terminal: cut to `max` bytes
+/// (at a character boundary, saying how much was dropped), control
+/// characters other than newline and tab escaped, and every line after the
+/// first indented, so that a plugin cannot forge a line of mmhost's own.
+pub(crate) fn plugin_text(text: &str, max: usize) -> String {
+    let text = text.trim_end();
+    let mut cut = text.len().min(max);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
     }
-    fn now(&self) -> Duration {
-        Duration::ZERO
+    let mut out = String::with_capacity(cut + 32);
+    for c in text[..cut].chars() {
+        match c {
+            '\n' => out.push_str("\n  "),
+            '\t' => out.push('\t'),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
     }
-}
-
-impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
+    if cut < text.len() {
+        out.push_str(&format!(" [... {} more bytes dropped]", text.len() - cut));
     }
-    fn now(&self) -> u64 {
-        0
-    }
-}
-
-fn sandboxed_wasi() -> WasiCtx {
-    WasiCtx::builder()
-        .stdout(wasmtime_wasi::cli::stderr())
-        .stderr(wasmtime_wasi::cli::stderr())
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .wall_clock(FrozenClock)
-        .monotonic_clock(FrozenClock)
-        .build()
+    out
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::PluginLoad, format!("{what}: {e}"))
 }
 
-impl Runtime {
-    /// Creates the engine (with the compilation cache if configured) and the
-    /// linker with every import the world grants.
-    pub fn new(opts: &RuntimeOptions) -> Result<Runtime> {
+impl Host {
+    /// An engine (with fuel metering if `metered`) and its linker.
+    fn new(opts: &RuntimeOptions, metered: bool) -> Result<Host> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.consume_fuel(metered);
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
         if let Some(dir) = &opts.cache_dir {
             let mut cc = wasmtime::CacheConfig::new();
@@ -455,24 +490,61 @@ impl Runtime {
             .map_err(|e| internal("linking output", e))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| internal("linking WASI", e))?;
+        wasi::link_instant_clock_subscriptions(&mut linker)
+            .map_err(|e| internal("linking WASI clocks", e))?;
+        Ok(Host { engine, linker })
+    }
+}
+
+impl Runtime {
+    /// Creates the engine (with the compilation cache if configured) and the
+    /// linker with every import the world grants.
+    pub fn new(opts: &RuntimeOptions) -> Result<Runtime> {
         Ok(Runtime {
-            engine,
-            linker,
-            compile_notice: opts.compile_notice,
+            opts: opts.clone(),
+            plain: Host::new(opts, false)?,
+            metered: OnceLock::new(),
         })
     }
 
-    /// The wasmtime engine.
+    /// The wasmtime engine of plugins loaded without fuel metering.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.plain.engine
+    }
+
+    /// The engine and linker that compile plugins with fuel metering.
+    fn metered_host(&self) -> Result<&Host> {
+        if let Some(host) = self.metered.get() {
+            return Ok(host);
+        }
+        let host = Host::new(&self.opts, true)?;
+        Ok(self.metered.get_or_init(|| host))
     }
 
     /// Loads a plugin: a component, a core module of the world's lowered ABI
     /// (wrapped into a component here), or either in `.wat` text. Checks that
     /// it implements the `transform` world and imports nothing else.
+    ///
+    /// The plugin is compiled without fuel metering; use [`Runtime::load_for`]
+    /// for runs with [`RunOptions::fuel`].
     pub fn load(&self, path: &Path) -> Result<Plugin> {
-        let component = load::compile(&self.engine, path, self.compile_notice)?;
-        let pre = self
+        self.load_with(path, false)
+    }
+
+    /// Loads a plugin (as [`Runtime::load`]) compiled for runs with `run`'s
+    /// options: with fuel metering if they set [`RunOptions::fuel`].
+    pub fn load_for(&self, path: &Path, run: &RunOptions) -> Result<Plugin> {
+        self.load_with(path, run.fuel.is_some())
+    }
+
+    fn load_with(&self, path: &Path, metered: bool) -> Result<Plugin> {
+        let host = if metered {
+            self.metered_host()?
+        } else {
+            &self.plain
+        };
+        let component = load::compile(&host.engine, path, self.opts.compile_notice)?;
+        let pre = host
             .linker
             .instantiate_pre(&component)
             .map_err(|e| Error::plugin_load(path, load::describe_link_error(&e)))?;
@@ -493,13 +565,16 @@ impl Runtime {
             name,
             path: path.to_path_buf(),
             pre,
+            metered,
         })
     }
 
     /// Runs `plugin` over `region`, writing its output stream to `out`.
     ///
     /// The region comes back in the result whatever happened, so that the
-    /// caller decides what to commit.
+    /// caller decides what to commit. A run with [`RunOptions::fuel`] needs a
+    /// plugin loaded with fuel metering ([`Runtime::load_for`]); otherwise it
+    /// fails at once with a usage error.
     pub fn run(
         &self,
         plugin: &Plugin,
@@ -509,6 +584,32 @@ impl Runtime {
     ) -> RunResult {
         let progress = opts.progress.clone().unwrap_or_default();
         progress.start(region.size());
+        if opts.fuel.is_some() && !plugin.metered {
+            return RunResult {
+                region,
+                result: Err(Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "plugin {}: a run with fuel needs a plugin loaded with fuel metering \
+                         (Runtime::load_for)",
+                        plugin.name
+                    ),
+                )),
+            };
+        }
+        let host = match (plugin.metered, self.metered.get()) {
+            (false, _) => &self.plain,
+            (true, Some(host)) => host,
+            (true, None) => {
+                return RunResult {
+                    region,
+                    result: Err(Error::new(
+                        ErrorKind::Usage,
+                        format!("plugin {}: loaded by another Runtime", plugin.name),
+                    )),
+                }
+            }
+        };
         let state = HostState {
             region,
             plugin: plugin.name.clone(),
@@ -520,12 +621,18 @@ impl Runtime {
                 max_memory: opts.max_memory,
                 refused: None,
             },
-            wasi: sandboxed_wasi(),
+            wasi: wasi::sandboxed(&plugin.name),
             table: ResourceTable::new(),
             progress,
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&host.engine, state);
         store.limiter(|s| &mut s.limiter);
+        if plugin.metered {
+            // Without a limit, fuel that lasts for ever (about 2^64 steps).
+            store
+                .set_fuel(opts.fuel.unwrap_or(u64::MAX))
+                .expect("the metered engine consumes fuel");
+        }
         store.epoch_deadline_trap();
         // Without a timeout the deadline is never reached: the epoch only
         // moves when a watchdog below fires.
@@ -533,7 +640,7 @@ impl Runtime {
 
         let (stop, stopped) = mpsc::channel::<()>();
         let watchdog = opts.timeout.map(|t| {
-            let engine = self.engine.clone();
+            let engine = host.engine.clone();
             std::thread::spawn(move || {
                 if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(t) {
                     engine.increment_epoch();
@@ -553,23 +660,30 @@ impl Runtime {
         let flushed = store.data_mut().out.flush();
         let state = store.into_data();
         let result = match called {
+            Ok(Ok(text)) if text.len() > MAX_RESULT_TEXT => {
+                Err(result_too_long(&plugin.name, "ok", &text))
+            }
+            Ok(Err(text)) if text.len() > MAX_RESULT_TEXT => {
+                Err(result_too_long(&plugin.name, "err", &text))
+            }
             Ok(Ok(text)) => match (state.out_error, flushed) {
                 (Some(e), _) | (None, Err(e)) => Err(output_error(e)),
                 (None, Ok(())) => Ok(text),
             },
             Ok(Err(message)) => Err(Error::new(
                 ErrorKind::PluginFailed,
-                format!("plugin {} failed: {}", plugin.name, message.trim_end()),
+                format!(
+                    "plugin {} failed: {}",
+                    plugin.name,
+                    plugin_text(&message, MAX_RESULT_TEXT)
+                ),
             )),
             Err(e) => Err(match (state.out_error, e.downcast::<HostFailure>()) {
                 (Some(out), _) => output_error(out),
                 (None, Ok(HostFailure(host))) => host,
-                (None, Err(e)) => trap::describe(
-                    &plugin.name,
-                    &e,
-                    state.limiter.refused.as_deref(),
-                    opts.timeout,
-                ),
+                (None, Err(e)) => {
+                    trap::describe(&plugin.name, &e, state.limiter.refused.as_deref(), opts)
+                }
             }),
         };
         RunResult {
@@ -592,6 +706,20 @@ impl std::fmt::Display for HostFailure {
 
 impl std::error::Error for HostFailure {}
 
+/// The error for an `ok` or `err` text over [`MAX_RESULT_TEXT`].
+fn result_too_long(plugin: &str, which: &str, text: &str) -> Error {
+    Error::new(
+        ErrorKind::PluginTrap,
+        format!(
+            "plugin {plugin}: result text limit exceeded: its {which} text is {} bytes, over \
+             the limit of {MAX_RESULT_TEXT} bytes (emit bulk output through output.emit); it \
+             begins: {}",
+            text.len(),
+            plugin_text(text, 60).replace("\n  ", "\\n")
+        ),
+    )
+}
+
 fn output_error(e: io::Error) -> Error {
     Error::new(
         ErrorKind::Output,
@@ -601,4 +729,22 @@ fn output_error(e: io::Error) -> Error {
         ),
     )
     .with_io_kind(e.kind())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plugin_text;
+
+    #[test]
+    fn plugin_text_is_cut_escaped_and_indented() {
+        assert_eq!(plugin_text("plain text\n\n", 100), "plain text");
+        assert_eq!(plugin_text("a\nb\tc", 100), "a\n  b\tc");
+        assert_eq!(
+            plugin_text("x\x1b[31my\rz\u{7f}", 100),
+            "x\\u{1b}[31my\\rz\\u{7f}"
+        );
+        assert_eq!(plugin_text("abcdef", 4), "abcd [... 2 more bytes dropped]");
+        // Never inside a UTF-8 character.
+        assert_eq!(plugin_text("ééé", 3), "é [... 4 more bytes dropped]");
+    }
 }

@@ -4,10 +4,9 @@
 //! carry the wasm backtrace with function names (from the plugin's `name`
 //! section where it kept one), one frame per line.
 
-use std::time::Duration;
-
 use wasmtime::{Trap, WasmBacktrace};
 
+use super::RunOptions;
 use crate::error::{Error, ErrorKind};
 
 /// Builds the error for a run that ended in `err` (a trap or a host error).
@@ -15,15 +14,18 @@ pub(super) fn describe(
     plugin: &str,
     err: &wasmtime::Error,
     refused: Option<&str>,
-    timeout: Option<Duration>,
+    opts: &RunOptions,
 ) -> Error {
     let what = match (err.downcast_ref::<Trap>(), refused) {
         (_, Some(limit)) => limit.to_string(),
-        (Some(Trap::Interrupt), _) => match timeout {
+        (Some(Trap::Interrupt), _) => match opts.timeout {
             Some(t) => format!("timeout after {} ms", t.as_millis()),
             None => "interrupted".to_string(),
         },
-        (Some(Trap::OutOfFuel), _) => "out of fuel".to_string(),
+        (Some(Trap::OutOfFuel), _) => match opts.fuel {
+            Some(f) => format!("out of fuel: used all {f} units (raise it with --fuel)"),
+            None => "out of fuel".to_string(),
+        },
         (Some(trap), _) => {
             let text = trap.to_string();
             format!(

@@ -9,6 +9,9 @@
 //! - `write AT HEX` -> `ok` or `err ...`
 //! - `fill AT LEN BYTE` (BYTE in hex) -> `ok` or `err ...`
 //! - `locate SEG DELTA` -> `ok OFFSET` or `err ...`
+//! - `readloop N`: logs `readloop started`, then reads the whole region N
+//!   times over in 64 KiB chunks (for tests that change the files meanwhile);
+//!   -> `readloop N` (the rounds done) or `err ...`
 //! - `log LEVEL MESSAGE`, `emit TEXT`, `logflood N`
 //! - `loop` (forever), `grow MIB` (allocate and touch), `trap`, `panic MSG`,
 //!   `fail MSG` (return `err`), `bigresult MIB` (return a huge `ok` string)
@@ -116,6 +119,25 @@ impl Plugin for Probe {
                         "warn" => log::warn(&msg),
                         _ => log::error(&msg),
                     }
+                }
+                "readloop" => {
+                    let n: u64 = num(&mut args, "N")?;
+                    log::info("readloop started");
+                    let size = region::size();
+                    let mut done = 0;
+                    'rounds: while done < n {
+                        let mut at = 0u64;
+                        while at < size {
+                            let len = (size - at).min(64 << 10);
+                            if let Err(e) = region::read(at as i64, len) {
+                                line(&describe(e));
+                                break 'rounds;
+                            }
+                            at += len;
+                        }
+                        done += 1;
+                    }
+                    line(&format!("readloop {done}"));
                 }
                 "logflood" => {
                     let n: u64 = num(&mut args, "N")?;

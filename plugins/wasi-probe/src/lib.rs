@@ -1,0 +1,116 @@
+//! `wasi-probe`: a test plugin built for `wasm32-wasip2` with Rust's `std`,
+//! so that the standard library's file, environment, network and clock calls
+//! become real WASI 0.2 imports. It tries each one and emits one line per
+//! attempt, `NAME: denied (ERROR)` or `NAME: allowed (WHAT)` (for the clocks
+//! and the environment, what it saw), so the host's tests can check that
+//! mmhost grants none of them. Not meant for users.
+//!
+//! It also prints one line with `println!` (WASI stdout), which mmhost must
+//! send to its stderr, never into the plugin's output stream.
+//!
+//! With the arguments `print N`, it instead prints N lines of 100 bytes with
+//! `println!` and emits `printed N`: a flood of WASI output for the host's
+//! cap. With `sleep MS`, it calls `std::thread::sleep` (a WASI clock
+//! subscription and a blocking poll) and emits `slept`.
+
+use std::fmt::Display;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use mmhost_guest::{emit, Plugin};
+
+struct WasiProbe;
+
+fn line(s: &str) {
+    emit(s.as_bytes());
+    emit(b"\n");
+}
+
+/// One line for an attempt that should fail.
+fn attempt<T, E: Display>(name: &str, r: Result<T, E>, what: impl FnOnce(T) -> String) {
+    match r {
+        Ok(v) => line(&format!("{name}: allowed ({})", what(v))),
+        Err(e) => line(&format!("{name}: denied ({e})")),
+    }
+}
+
+impl Plugin for WasiProbe {
+    fn run(args: Vec<String>) -> Result<String, String> {
+        if let [op, n] = args.as_slice() {
+            if op == "sleep" {
+                let ms: u64 = n.parse().map_err(|_| format!("bad MS: {n}"))?;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                line("slept");
+                return Ok(String::new());
+            }
+            if op == "print" {
+                let n: u64 = n.parse().map_err(|_| format!("bad N: {n}"))?;
+                for i in 0..n {
+                    println!("{i:>10} {}", "w".repeat(89));
+                }
+                line(&format!("printed {n}"));
+                return Ok(String::new());
+            }
+        }
+        attempt(
+            "open /etc/passwd",
+            std::fs::File::open("/etc/passwd").and_then(|mut f| {
+                let mut s = String::new();
+                f.read_to_string(&mut s).map(|_| s)
+            }),
+            |s| format!("{} bytes", s.len()),
+        );
+        attempt("read_dir /", std::fs::read_dir("/"), |d| {
+            format!("{} entries", d.count())
+        });
+        attempt("read_dir .", std::fs::read_dir("."), |d| {
+            format!("{} entries", d.count())
+        });
+        attempt(
+            "create /tmp/wasi-probe",
+            std::fs::write("/tmp/wasi-probe", b"x"),
+            |()| "written".to_string(),
+        );
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        line(&format!("env vars: {}", vars.len()));
+        line(&format!("args: {}", std::env::args().count()));
+        attempt(
+            "tcp connect 127.0.0.1:1",
+            TcpStream::connect("127.0.0.1:1"),
+            |s| format!("{:?}", s.peer_addr()),
+        );
+        attempt(
+            "tcp listen 127.0.0.1:0",
+            TcpListener::bind("127.0.0.1:0"),
+            |l| format!("{:?}", l.local_addr()),
+        );
+        attempt(
+            "udp bind 127.0.0.1:0",
+            UdpSocket::bind("127.0.0.1:0"),
+            |s| format!("{:?}", s.local_addr()),
+        );
+        attempt("dns localhost", ("localhost", 80).to_socket_addrs(), |a| {
+            format!("{} addresses", a.count())
+        });
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(u128::MAX);
+        line(&format!("wall clock: {wall} ns since the epoch"));
+        let a = Instant::now();
+        // Some work between two readings of the monotonic clock.
+        let mut x = 1u64;
+        for i in 0..1_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        line(&format!(
+            "monotonic clock: {} ns elapsed",
+            a.elapsed().as_nanos()
+        ));
+        println!("wasi-probe: this line went to WASI stdout");
+        Ok(String::new())
+    }
+}
+
+mmhost_guest::export!(WasiProbe);

@@ -1,0 +1,184 @@
+//! The WASI 0.2 context a plugin gets: no authority, and a bounded output.
+//!
+//! WASI is linked only so that components built with a standard library
+//! instantiate. The context grants no preopened directory (every file system
+//! call fails), no environment, no arguments, no sockets or name lookups, and
+//! clocks frozen at zero (the wall clock says 1970-01-01T00:00:00Z and the
+//! monotonic clock never moves). Random numbers are wasmtime's defaults: they
+//! carry no authority.
+//!
+//! Sleeping is the one way a plugin could block inside a host call, where
+//! neither the epoch deadline (`--timeout`) nor fuel can stop it: wasmtime's
+//! `subscribe-duration` waits for real time, so `std::thread::sleep(1 h)`
+//! would hold the run for an hour. With the clock frozen no time passes
+//! anyway, so [`link_instant_clock_subscriptions`] replaces both monotonic
+//! clock subscriptions with pollables that are ready at once: a sleep returns
+//! immediately, and a plugin that waits for time to pass spins in wasm, where
+//! the limits apply.
+//!
+//! WASI stdout and stderr both go to mmhost's stderr, never into the plugin's
+//! output stream, and together they may carry at most [`MAX_WASI_OUTPUT`]
+//! bytes per run: a plugin that prints in a loop cannot flood the terminal
+//! past the cap that `host.log` has.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use wasmtime::component::{Linker, Resource};
+use wasmtime::StoreContextMut;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::WasiCtx;
+
+use super::HostState;
+
+/// The `wasi:clocks/monotonic-clock` instance that `wasmtime-wasi` (pinned
+/// at 48.0.8 in Cargo.toml) links; components importing any 0.2.x version
+/// resolve to it.
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// The most bytes a plugin may write to WASI stdout and stderr together in
+/// one run (1 MiB); the rest is dropped, with one line saying so.
+pub const MAX_WASI_OUTPUT: u64 = 1 << 20;
+
+/// A wall clock and a monotonic clock that stand still at zero: the world
+/// grants no clock, but `std` wants one to exist.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// A pollable that is always ready.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+/// Replaces `subscribe-duration` and `subscribe-instant` of the linked WASI
+/// monotonic clock (after `wasmtime_wasi::p2::add_to_linker_sync`) with
+/// subscriptions that are ready at once; see the module docs.
+pub(super) fn link_instant_clock_subscriptions(
+    linker: &mut Linker<HostState>,
+) -> wasmtime::Result<()> {
+    fn ready_now(
+        mut store: StoreContextMut<'_, HostState>,
+        _when: (u64,),
+    ) -> wasmtime::Result<(Resource<DynPollable>,)> {
+        let table = &mut store.data_mut().table;
+        let ready = table.push(Ready)?;
+        Ok((wasmtime_wasi::p2::subscribe(table, ready)?,))
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap("subscribe-duration", ready_now)?;
+    clock.func_wrap("subscribe-instant", ready_now)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The WASI context of one run of `plugin`.
+pub(super) fn sandboxed(plugin: &str) -> WasiCtx {
+    let out = CappedStderr(Arc::new(Budget {
+        left: AtomicU64::new(MAX_WASI_OUTPUT),
+        noted: AtomicBool::new(false),
+        plugin: plugin.to_string(),
+    }));
+    WasiCtx::builder()
+        .stdout(out.clone())
+        .stderr(out)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .build()
+}
+
+/// What is left of a run's WASI output budget.
+struct Budget {
+    left: AtomicU64,
+    noted: AtomicBool,
+    plugin: String,
+}
+
+/// WASI stdout or stderr: mmhost's stderr, within the run's budget.
+#[derive(Clone)]
+struct CappedStderr(Arc<Budget>);
+
+impl IsTerminal for CappedStderr {
+    fn is_terminal(&self) -> bool {
+        // Not the plugin's business (and no colour codes in our stderr).
+        false
+    }
+}
+
+impl StdoutStream for CappedStderr {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        // Only WASI 0.3 uses this, and mmhost links only WASI 0.2.
+        std::io::stderr().async_stream()
+    }
+}
+
+impl OutputStream for CappedStderr {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        let want = bytes.len() as u64;
+        let before = self
+            .0
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                Some(left - left.min(want))
+            })
+            .unwrap_or(0);
+        let take = before.min(want) as usize;
+        let mut err = std::io::stderr().lock();
+        // The plugin cannot do anything useful about a failing stderr.
+        let _ = err.write_all(&bytes[..take]);
+        if take < bytes.len() && !self.0.noted.swap(true, Ordering::SeqCst) {
+            let _ = writeln!(
+                err,
+                "\n{}: more than {MAX_WASI_OUTPUT} bytes on WASI stdout/stderr; the rest is \
+                 dropped",
+                self.0.plugin
+            );
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 << 10)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CappedStderr {
+    async fn ready(&mut self) {}
+}

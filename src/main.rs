@@ -197,6 +197,7 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
             max_memory: args.max_memory,
             timeout: args.timeout,
             log_level: level,
+            ..RunOptions::default()
         },
         dry_run: args.dry_run,
     };

@@ -128,12 +128,10 @@ impl Plugin for Probe {
                 }
                 "emit" => emit(text(&mut args, "TEXT")?.as_bytes()),
                 "config" => line(&format!("config {}", mmhost_guest::config())),
-                "configvalue" => {
-                    match mmhost_guest::config_as::<serde_json::Value>() {
-                        Ok(v) => line(&format!("configvalue {v}")),
-                        Err(e) => line(&format!("err {e}")),
-                    }
-                }
+                "configvalue" => match mmhost_guest::config_as::<serde_json::Value>() {
+                    Ok(v) => line(&format!("configvalue {v}")),
+                    Err(e) => line(&format!("err {e}")),
+                },
                 "loop" => {
                     let mut x: u64 = 1;
                     loop {

@@ -142,8 +142,9 @@ pub struct SegmentReport {
     pub start: u64,
     /// Its length.
     pub len: u64,
-    /// Mapped, packed or empty.
-    pub placement: Placement,
+    /// Mapped, packed or empty; `None` when the inputs were copied into one
+    /// output file, which is mapped whole (`--output`).
+    pub placement: Option<Placement>,
 }
 
 /// The output stream shared by the steps of a job, in order.
@@ -293,15 +294,16 @@ impl Job {
         let (plugins, index) = self.load_plugins(runtime)?;
         let (mut region, pending) = commit::prepare(inputs, &self.target, self.dry_run)?;
         report.size = region.size();
+        let slots = region.layout().slots();
         report.segments = region
             .segments()
             .iter()
-            .zip(region.layout().slots())
-            .map(|(seg, slot)| SegmentReport {
+            .enumerate()
+            .map(|(i, seg)| SegmentReport {
                 name: seg.name.clone(),
                 start: seg.start,
                 len: seg.len,
-                placement: slot.placement,
+                placement: slots.get(i).map(|slot| slot.placement),
             })
             .collect();
 

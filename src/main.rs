@@ -47,7 +47,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run PLUGIN over FILES mapped as one region, or the job in a JSON file.
-    #[command(after_help = "\
+    #[command(
+        override_usage = "mmhost run [OPTIONS] PLUGIN FILE... [-- PLUGIN_ARG...]\n       \
+                          mmhost run [OPTIONS] --job JOB_FILE [FILE...]",
+        after_help = "\
 Examples:
   mmhost run checksum.wasm a.bin b.bin
   mmhost run --job job.json
@@ -66,7 +69,8 @@ trap or a kill leaves every file exactly old or exactly new.
 
 With --job, the plugins, arguments, inputs, write target and limits come
 from a JSON job file (`mmhost schema` prints its JSON Schema); the flags
-given override the file's values, and FILEs replace its inputs.")]
+given override the file's values, and FILEs replace its inputs."
+    )]
     Run(RunArgs),
     /// Validate a job file and the plugins it names, without running anything.
     ///
@@ -141,7 +145,8 @@ struct RunArgs {
     /// Cap on each plugin's linear memory (e.g. 64M, 1G) [default: 256M].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
-    /// Stop the plugin after this long (e.g. 500ms, 30s, 5m).
+    /// Stop the plugin after this long (e.g. 500ms, 30s, 5m); with --job, all
+    /// the steps together.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
     /// Do not use the compilation cache.
@@ -157,7 +162,7 @@ struct RunArgs {
     /// The plugin: a component, a core module or .wat text.
     #[arg(required_unless_present = "job")]
     plugin: Option<PathBuf>,
-    /// The input files, in region order.
+    /// The input files, in region order (with --job: instead of its inputs).
     #[arg(required_unless_present = "job")]
     files: Vec<PathBuf>,
     /// Arguments for the plugin (after --).

@@ -108,7 +108,8 @@ pub struct SegmentJson {
     pub end: u64,
     /// Its length in bytes.
     pub len: u64,
-    /// `mapped`, `packed` (small files copied into memory) or `empty`.
+    /// `mapped`, `packed` (small files copied into memory), `empty`, or
+    /// `copied` (into the `--output` file, which is mapped whole).
     pub placement: String,
 }
 
@@ -126,11 +127,12 @@ fn millis(d: Duration) -> f64 {
     (d.as_micros() as f64) / 1000.0
 }
 
-fn placement(p: Placement) -> &'static str {
-    match p {
-        Placement::Empty => "empty",
-        Placement::Mapped => "mapped",
-        Placement::Packed => "packed",
+fn placement(p: Option<Placement>, len: u64) -> &'static str {
+    match (p, len) {
+        (Some(Placement::Empty), _) | (None, 0) => "empty",
+        (Some(Placement::Mapped), _) => "mapped",
+        (Some(Placement::Packed), _) => "packed",
+        (None, _) => "copied",
     }
 }
 
@@ -202,7 +204,7 @@ impl RunReport {
                     start: s.start,
                     end: s.start + s.len,
                     len: s.len,
-                    placement: placement(s.placement).to_string(),
+                    placement: placement(s.placement, s.len).to_string(),
                 })
                 .collect(),
             files_written: report.commit.files.clone(),

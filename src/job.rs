@@ -371,6 +371,7 @@ impl Job {
                         Some((end, total))
                             if job_limit_binds
                                 && e.kind() == ErrorKind::PluginTrap
+                                && e.message().contains(": timeout after ")
                                 && Instant::now() >= end =>
                         {
                             let mut limit = job_timeout(&plugins[index[i]], total);

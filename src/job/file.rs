@@ -477,6 +477,8 @@ impl JobFile {
     /// syntax, the types and the field names (not the files it names: see
     /// [`JobFile::resolve`]).
     pub fn parse(text: &[u8], path: &Path) -> Result<JobFile> {
+        // Some editors start UTF-8 files with a byte-order mark.
+        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
         // First as plain JSON: syntax errors, and objects written as arrays,
         // which serde would otherwise take as a struct's fields in order.
         let value: Value = serde_json::from_slice(text).map_err(|e| json_error(path, "", &e))?;
@@ -857,6 +859,12 @@ mod tests {
             job.steps[0].config.to_string(),
             r#"{"z":1,"a":{"y":[],"b":"é\n"},"n":-1250.0}"#
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let job = parse("\u{feff}{\"inputs\":[\"a\"],\"steps\":[{\"plugin\":\"p\"}]}").unwrap();
+        assert_eq!(job.inputs, ["a"]);
     }
 
     #[test]

@@ -100,6 +100,13 @@ impl Error {
         self
     }
 
+    /// Puts `prefix` before the message (`"steps[1]: "`, `"job.json: "`),
+    /// keeping the kind and the details.
+    pub fn prefixed(mut self, prefix: impl fmt::Display) -> Self {
+        self.message = format!("{prefix}{}", self.message);
+        self
+    }
+
     /// Marks an output error caused by a closed pipe (the reader went away),
     /// which a command-line tool reports by exiting quietly.
     pub fn with_io_kind(mut self, kind: std::io::ErrorKind) -> Self {

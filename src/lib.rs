@@ -8,20 +8,38 @@
 //! use mmhost::{commit::Target, job::Job, runtime::{RunOptions, Runtime, RuntimeOptions}};
 //!
 //! let runtime = Runtime::new(&RuntimeOptions::with_default_cache())?;
-//! let job = Job {
-//!     plugin: "checksum.wasm".into(),
-//!     inputs: vec!["a.bin".into(), "b.bin".into()],
-//!     target: Target::ReadOnly,
-//!     run: RunOptions::default(),
-//!     dry_run: false,
-//! };
+//! let job = Job::single(
+//!     "checksum.wasm",
+//!     vec!["a.bin".into(), "b.bin".into()],
+//!     Target::ReadOnly,
+//!     RunOptions::default(),
+//!     false,
+//! );
 //! let report = job.execute(&runtime, Box::new(std::io::stdout()), &mut |r| eprintln!("{r:?}"))?;
 //! println!("{}", report.ok);
 //! # Ok::<(), mmhost::Error>(())
 //! ```
 //!
+//! A job of several steps, as a JSON job file describes it:
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use mmhost::job::file::{JobFile, Overrides};
+//! # use mmhost::runtime::{Runtime, RuntimeOptions};
+//! # let runtime = Runtime::new(&RuntimeOptions::with_default_cache())?;
+//!
+//! let path = Path::new("job.json");
+//! let job = JobFile::read(path)?.resolve(path, &Overrides::default())?;
+//! let report = job.execute(&runtime, Box::new(std::io::stdout()), &mut |_| {})?;
+//! for step in &report.steps {
+//!     eprintln!("{}: {:?}", step.name, step.outcome);
+//! }
+//! # Ok::<(), mmhost::Error>(())
+//! ```
+//!
 //! Modules, in the order data flows through them:
-//! - [`job`]: what to run over what, and the one function that carries it out;
+//! - [`job`]: what to run over what (one plugin, or the steps of a JSON job
+//!   file), and the one function that carries it out;
 //! - [`region`]: the input files, validated and mapped into one region, with
 //!   the segment table that resolves global offsets;
 //! - [`runtime`]: the wasmtime engine, the imports a plugin is granted, the

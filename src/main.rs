@@ -2,14 +2,16 @@
 //! else lives in the library.
 
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use mmhost::commit::{Recovered, Target};
-use mmhost::job::Job;
+use mmhost::job::file::{JobFile, Overrides, DEFAULT_MAX_MEMORY};
+use mmhost::job::report::RunReport;
+use mmhost::job::{parse_duration, parse_size, Job, Report};
 use mmhost::progress::{Bar, ProgressState, Show};
 use mmhost::region::{open_inputs, Placement, Region};
 use mmhost::runtime::{LogLevel, RunOptions, Runtime, RuntimeOptions};
@@ -19,7 +21,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the plugin returned an error
-  2  usage error (bad command line)
+  2  usage error (bad command line, invalid job file)
   3  input file error (missing, not a regular file, unreadable, named twice, locked,
      changed size, truncated by another process while mapped)
   4  the plugin cannot be loaded (not wasm, wrong world, unknown imports)
@@ -46,10 +48,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run PLUGIN over FILES mapped as one region.
-    #[command(after_help = "\
+    /// Run PLUGIN over FILES mapped as one region, or the job in a JSON file.
+    #[command(
+        override_usage = "mmhost run [OPTIONS] PLUGIN FILE... [-- PLUGIN_ARG...]\n       \
+                          mmhost run [OPTIONS] --job JOB_FILE [FILE...]",
+        after_help = "\
 Examples:
   mmhost run checksum.wasm a.bin b.bin
+  mmhost run --job job.json
+  mmhost run --job job.json --output out.txt --report json new/*.txt
   mmhost run count.wasm logs/*.txt -- ERROR
   mmhost run --in-place upper.wasm notes.txt
   mmhost run -o joined.txt upper.wasm a.txt b.txt
@@ -60,8 +67,32 @@ By default the region is read-only. With --in-place the plugin's writes
 replace the input files; with --output they go into a new file holding the
 transformed concatenation; with --output-dir each input is written to the
 directory under its own name. Writes are all or nothing: a plugin error, a
-trap or a kill leaves every file exactly old or exactly new.")]
+trap or a kill leaves every file exactly old or exactly new.
+
+With --job, the plugins, arguments, inputs, write target and limits come
+from a JSON job file (`mmhost schema` prints its JSON Schema); the flags
+given override the file's values, and FILEs replace its inputs."
+    )]
     Run(RunArgs),
+    /// Validate a job file and the plugins it names, without running anything.
+    ///
+    /// Checks the syntax, the fields and their types, that every input exists
+    /// and every pattern matches, that no file is named twice where that is
+    /// refused, and that every plugin loads and implements the world. Exits
+    /// with the code `mmhost run --job` would fail with.
+    Check {
+        /// The job file.
+        job: PathBuf,
+        /// Do not use the compilation cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Print the JSON Schema of job files (or of the run report).
+    Schema {
+        /// The schema of `mmhost run --report json` instead.
+        #[arg(long)]
+        report: bool,
+    },
     /// Finish or undo interrupted runs over PATHS (files or directories).
     ///
     /// mmhost does this by itself before any run that touches the same
@@ -119,8 +150,17 @@ trap or a kill leaves every file exactly old or exactly new.")]
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    /// One line of JSON.
+    Json,
+}
+
 #[derive(clap::Args)]
 struct RunArgs {
+    /// Run the job described in this JSON file instead of PLUGIN.
+    #[arg(long, value_name = "JOB_FILE")]
+    job: Option<PathBuf>,
     /// Replace the input files with the plugin's changes (atomically).
     #[arg(short, long, conflicts_with_all = ["output", "output_dir"])]
     in_place: bool,
@@ -133,10 +173,11 @@ struct RunArgs {
     /// Run with writes enabled but commit nothing; report what would change.
     #[arg(long)]
     dry_run: bool,
-    /// Cap on the plugin's linear memory (e.g. 64M, 1G).
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
-    max_memory: u64,
-    /// Stop the plugin after this long (e.g. 500ms, 30s, 5m).
+    /// Cap on each plugin's linear memory (e.g. 64M, 1G) [default: 256M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+    /// Stop the plugin after this long (e.g. 500ms, 30s, 5m); with --job, all
+    /// the steps together.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
     /// Stop the plugin after N units of fuel (about one per WebAssembly
@@ -152,58 +193,22 @@ struct RunArgs {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Print a summary of the run (steps, bytes, times, segment table) as the
+    /// last line of stderr, success or not.
+    #[arg(long, value_name = "FORMAT")]
+    report: Option<ReportFormat>,
+    /// Write the --report summary to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    report_file: Option<PathBuf>,
     /// The plugin: a component, a core module or .wat text.
-    plugin: PathBuf,
-    /// The input files, in region order.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "job")]
+    plugin: Option<PathBuf>,
+    /// The input files, in region order (with --job: instead of its inputs).
+    #[arg(required_unless_present = "job")]
     files: Vec<PathBuf>,
     /// Arguments for the plugin (after --).
     #[arg(last = true)]
     args: Vec<String>,
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        None => (s, 1u64),
-        Some((i, _)) => {
-            let mult = match s[i..]
-                .to_ascii_uppercase()
-                .trim_end_matches("IB")
-                .trim_end_matches('B')
-            {
-                "" => 1,
-                "K" => 1 << 10,
-                "M" => 1 << 20,
-                "G" => 1 << 30,
-                "T" => 1 << 40,
-                _ => return Err(format!("unknown unit in `{s}` (use K, M, G or T)")),
-            };
-            (&s[..i], mult)
-        }
-    };
-    num.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("not a size: `{s}`"))
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let value: f64 = s[..split]
-        .parse()
-        .map_err(|_| format!("not a duration: `{s}` (e.g. 500ms, 30s, 5m)"))?;
-    let secs = match &s[split..] {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("unknown unit in `{s}` (use ms, s, m or h)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: `{s}`"))
 }
 
 fn log_level(cli: &Cli) -> LogLevel {
@@ -216,37 +221,102 @@ fn log_level(cli: &Cli) -> LogLevel {
     }
 }
 
-fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
-    let target = match (&args.output, &args.output_dir, args.in_place) {
-        (Some(out), _, _) => Target::Output(out.clone()),
-        (None, Some(dir), _) => Target::OutputDir(dir.clone()),
-        (None, None, true) => Target::InPlace,
-        (None, None, false) => Target::ReadOnly,
-    };
-    let level = log_level(cli);
-    let progress = ProgressState::new();
-    let runtime = Runtime::new(&RuntimeOptions {
+fn runtime(no_cache: bool, level: LogLevel) -> Result<Runtime, Error> {
+    Runtime::new(&RuntimeOptions {
         compile_notice: level >= LogLevel::Info,
-        ..if args.no_cache {
+        ..if no_cache {
             RuntimeOptions::default()
         } else {
             RuntimeOptions::with_default_cache()
         }
-    })?;
-    let job = Job {
-        plugin: args.plugin.clone(),
-        inputs: args.files.clone(),
-        target,
-        run: RunOptions {
+    })
+}
+
+/// The job the command line asks for: one plugin, or a job file with the
+/// flags over it.
+fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
+    let target = match (&args.output, &args.output_dir, args.in_place) {
+        (Some(out), _, _) => Some(Target::Output(out.clone())),
+        (None, Some(dir), _) => Some(Target::OutputDir(dir.clone())),
+        (None, None, true) => Some(Target::InPlace),
+        (None, None, false) => None,
+    };
+    let level = log_level(cli);
+    let Some(job_file) = &args.job else {
+        let plugin = args
+            .plugin
+            .clone()
+            .expect("clap requires PLUGIN without --job");
+        let run = RunOptions {
             args: args.args.clone(),
-            max_memory: args.max_memory,
+            max_memory: args.max_memory.unwrap_or(DEFAULT_MAX_MEMORY),
             timeout: args.timeout,
             fuel: args.fuel,
             log_level: level,
-            progress: Some(progress.clone()),
-        },
-        dry_run: args.dry_run,
+            ..RunOptions::default()
+        };
+        return Ok(Job::single(
+            plugin,
+            args.files.clone(),
+            target.unwrap_or(Target::ReadOnly),
+            run,
+            args.dry_run,
+        ));
     };
+    if !args.args.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "plugin arguments after `--` do not go with --job: give each step its \"args\" in \
+             the job file",
+        ));
+    }
+    let inputs: Vec<PathBuf> = args.plugin.iter().chain(&args.files).cloned().collect();
+    let overrides = Overrides {
+        inputs: (!inputs.is_empty()).then_some(inputs),
+        target,
+        dry_run: args.dry_run,
+        max_memory: args.max_memory,
+        timeout: args.timeout,
+        log_level: level,
+    };
+    JobFile::read(job_file)?.resolve(job_file, &overrides)
+}
+
+/// `mmhost run`: the result, and the JSON summary if one was asked for.
+fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<RunReport>) {
+    let started = Instant::now();
+    let mut report = Report::default();
+    let mut job = None;
+    let result = build_job(cli, args)
+        .map(|mut j| {
+            // Flags that hold for every step.
+            for step in &mut j.steps {
+                if args.fuel.is_some() {
+                    step.run.fuel = args.fuel;
+                }
+            }
+            j
+        })
+        .and_then(|j| run_job(cli, args, job.insert(j), &mut report));
+    let summary = (args.report.is_some() || args.report_file.is_some()).then(|| {
+        RunReport::new(
+            job.as_ref(),
+            &report,
+            result.as_ref().err(),
+            started.elapsed(),
+        )
+    });
+    (result, summary)
+}
+
+fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<(), Error> {
+    let level = log_level(cli);
+    let runtime = runtime(args.no_cache, level)?;
+    let progress = ProgressState::new();
+    let mut job = job.clone();
+    for step in &mut job.steps {
+        step.run.progress = Some(progress.clone());
+    }
     let show = match (args.progress, args.no_progress) {
         (true, _) => Show::Always,
         (_, true) => Show::Never,
@@ -254,15 +324,17 @@ fn run(cli: &Cli, args: &RunArgs) -> Result<(), Error> {
         _ => Show::Auto,
     };
     let label = args
-        .plugin
-        .file_stem()
+        .job
+        .as_ref()
+        .or(args.plugin.as_ref())
+        .and_then(|p| p.file_stem())
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let bar = Bar::start(progress, show, label);
     let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
-    let report = job.execute(&runtime, out, &mut |r| report_recovery(r, level));
+    let executed = job.execute_into(&runtime, out, &mut |r| report_recovery(r, level), report);
     drop(bar);
-    let report = report?;
+    executed?;
     if !report.ok.is_empty() {
         let mut stdout = io::stdout().lock();
         let nl = if report.ok.ends_with('\n') { "" } else { "\n" };
@@ -524,6 +596,61 @@ fn wrap(module: &PathBuf, output: &PathBuf) -> Result<(), Error> {
     Ok(())
 }
 
+/// `mmhost check`: validates a job file and loads its plugins.
+fn check(cli: &Cli, job_file: &Path, no_cache: bool) -> Result<(), Error> {
+    let overrides = Overrides {
+        log_level: log_level(cli),
+        ..Overrides::default()
+    };
+    let job = JobFile::read(job_file)?.resolve(job_file, &overrides)?;
+    job.load_plugins(&runtime(no_cache, log_level(cli))?)?;
+    if log_level(cli) < LogLevel::Info {
+        return Ok(());
+    }
+    let bytes: u64 = job
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let target = match &job.target {
+        Target::ReadOnly => "read-only".to_string(),
+        Target::InPlace => "in place".to_string(),
+        Target::Output(p) => format!("output {}", p.display()),
+        Target::OutputDir(p) => format!("output directory {}", p.display()),
+    };
+    let mut text = format!(
+        "{}: ok: {} step{} over {} input file{} ({bytes} bytes); writes: {target}{}\n",
+        job_file.display(),
+        job.steps.len(),
+        if job.steps.len() == 1 { "" } else { "s" },
+        job.inputs.len(),
+        if job.inputs.len() == 1 { "" } else { "s" },
+        if job.dry_run { " (dry run)" } else { "" },
+    );
+    for (i, step) in job.steps.iter().enumerate() {
+        text += &format!(
+            "  steps[{i}]: {} ({})\n",
+            step.label(),
+            step.plugin.display()
+        );
+    }
+    io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
+        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
+    })
+}
+
+fn schema(report: bool) -> Result<(), Error> {
+    let text = if report {
+        mmhost::job::report::schema_text()
+    } else {
+        mmhost::job::file::schema_text()
+    };
+    io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
+        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
+    })
+}
+
 /// `text` in the ANSI style `sgr` when stderr is a terminal and `NO_COLOR`
 /// is not set (<https://no-color.org>); plain otherwise.
 fn paint(text: &str, sgr: &str) -> String {
@@ -543,10 +670,18 @@ fn main() -> ExitCode {
         eprintln!("mmhost: warning: cannot install the SIGBUS handler: {e}");
     }
     let cli = Cli::parse();
+    let mut summary = None;
     let result = match &cli.command {
-        Command::Run(args) => run(&cli, args),
+        Command::Run(args) => {
+            let (result, report) = run(&cli, args);
+            summary = report.map(|r| (r, args.report_file.clone()));
+            result
+        }
+        Command::Check { job, no_cache } => check(&cli, job, *no_cache),
+        Command::Schema { report } => schema(*report),
         Command::Layout { json, files } => layout(files, *json),
         Command::Recover { paths } => recover(paths, log_level(&cli)),
+        Command::Wrap { module, output } => wrap(module, output),
         Command::Inspect { json, plugin } => inspect(plugin, *json),
         Command::Compile { plugins } => compile(plugins, log_level(&cli)),
         Command::Completions { shell } => {
@@ -560,17 +695,36 @@ fn main() -> ExitCode {
                 Error::new(ErrorKind::Output, format!("writing to stdout: {e}"))
                     .with_io_kind(e.kind())
             }),
-        Command::Wrap { module, output } => wrap(module, output),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut code = match result {
+        Ok(()) => 0,
         // The reader of our output went away (`| head`): stop quietly, as a
         // process killed by SIGPIPE would.
-        Err(e) if e.is_broken_pipe() => ExitCode::from(141),
+        Err(e) if e.is_broken_pipe() => 141,
         Err(e) => {
             let _ = io::stdout().flush();
             eprintln!("mmhost: {}: {e}", paint("error", "1;31"));
-            ExitCode::from(e.exit_code() as u8)
+            e.exit_code()
+        }
+    };
+    // The report comes last, after any error, so that it is the last line
+    // of stderr.
+    if let Some((summary, file)) = summary {
+        let line = summary.to_json_line();
+        match file {
+            None => eprintln!("{line}"),
+            Some(path) => {
+                if let Err(e) = std::fs::write(&path, line + "\n") {
+                    eprintln!(
+                        "mmhost: error: {}: cannot write the report: {e}",
+                        path.display()
+                    );
+                    if code == 0 {
+                        code = ErrorKind::Output.exit_code();
+                    }
+                }
+            }
         }
     }
+    ExitCode::from(code as u8)
 }

@@ -248,10 +248,10 @@ fn inspect_describes_a_plugin() {
     let text = stdout_of(&["inspect", plugin("upper").to_str().unwrap()]);
     assert!(text.contains("kind:         component"), "{text}");
     assert!(
-        text.contains("world:        mmhost:plugin/transform@0.1.0 (loads in this mmhost)"),
+        text.contains("world:        mmhost:plugin/transform@0.1.1 (loads in this mmhost)"),
         "{text}"
     );
-    assert!(text.contains("mmhost:plugin/region@0.1.0"), "{text}");
+    assert!(text.contains("mmhost:plugin/region@0.1.1"), "{text}");
     assert!(text.contains("language:     Rust"), "{text}");
     let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
         "inspect",
@@ -260,7 +260,7 @@ fn inspect_describes_a_plugin() {
     ]))
     .unwrap();
     assert_eq!(v["kind"], "component");
-    assert_eq!(v["mmhost_version"], "0.1.0");
+    assert_eq!(v["mmhost_version"], "0.1.1");
     assert_eq!(v["exports"], serde_json::json!(["run"]));
     assert_eq!(v["loads"], true);
     assert_eq!(v["size"], std::fs::metadata(plugin("count")).unwrap().len());

@@ -95,7 +95,8 @@ const PSEUDO_FS: &[(i64, &str)] = &[
     (0x7363_6673, "securityfs"),
 ];
 
-fn file_type_name(ft: &std::fs::FileType) -> &'static str {
+/// Why a file that is not a regular file cannot be an input, in words.
+pub(crate) fn file_type_name(ft: &std::fs::FileType) -> &'static str {
     if ft.is_dir() {
         "is a directory"
     } else if ft.is_fifo() {

@@ -4,13 +4,14 @@
 //! # What a plugin is granted
 //!
 //! Exactly the `mmhost:plugin` world (`wit/mmhost.wit`): the region, logging,
-//! progress and an output stream. So that plugins built with a language's
-//! standard library (Rust's `std` on `wasm32-wasip2`, componentize-py, ...)
-//! still instantiate, WASI 0.2 is linked too, but with no authority: no
-//! preopened directories (every file system call fails), no environment, no
-//! arguments, no network, and clocks frozen at zero. WASI stdout and stderr go
-//! to mmhost's stderr, so they can never corrupt the plugin's output stream,
-//! and are capped at [`MAX_WASI_OUTPUT`] bytes (see the `wasi` module).
+//! progress, an output stream and the step's configuration. So that plugins
+//! built with a language's standard library (Rust's `std` on `wasm32-wasip2`,
+//! componentize-py, ...) still instantiate, WASI 0.2 is linked too, but with
+//! no authority: no preopened directories (every file system call fails), no
+//! environment, no arguments, no network, and clocks frozen at zero. WASI
+//! stdout and stderr go to mmhost's stderr, so they can never corrupt the
+//! plugin's output stream, and are capped at [`MAX_WASI_OUTPUT`] bytes (see
+//! the `wasi` module).
 //!
 //! # Limits
 //!
@@ -71,12 +72,16 @@ mod bindings {
     });
 }
 
-use bindings::mmhost::plugin::{host, output, region as wit_region, types};
+use bindings::mmhost::plugin::{config as wit_config, host, output, region as wit_region, types};
 use bindings::{Transform, TransformPre};
 
 /// The WIT package and world that plugins implement.
-pub const WORLD: &str = "mmhost:plugin/transform@0.1.0";
-const REGION_INTERFACE: &str = "mmhost:plugin/region@0.1.0";
+///
+/// Plugins built against an earlier 0.1.x version of the package load too:
+/// wasmtime's linker resolves an import of `mmhost:plugin/region@0.1.0` to the
+/// semver-compatible definition of `region@0.1.1`.
+pub const WORLD: &str = "mmhost:plugin/transform@0.1.1";
+const REGION_INTERFACE: &str = "mmhost:plugin/region@0.1.1";
 
 /// Severity of a log message, and the user's threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -160,6 +165,9 @@ pub struct RunOptions {
     pub log_level: LogLevel,
     /// Where the run reports its progress, if anyone watches.
     pub progress: Option<Arc<ProgressState>>,
+    /// The step's configuration, handed to the plugin as JSON text by the
+    /// `config.get` import (`null`: none).
+    pub config: serde_json::Value,
 }
 
 impl Default for RunOptions {
@@ -171,6 +179,7 @@ impl Default for RunOptions {
             fuel: None,
             log_level: LogLevel::Info,
             progress: None,
+            config: serde_json::Value::Null,
         }
     }
 }
@@ -248,6 +257,8 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     progress: Arc<ProgressState>,
+    /// The step's configuration, serialized once.
+    config: String,
 }
 
 impl WasiView for HostState {
@@ -362,6 +373,12 @@ impl output::Host for HostState {
             return Err(wasmtime::format_err!("output stream closed"));
         }
         Ok(())
+    }
+}
+
+impl wit_config::Host for HostState {
+    fn get(&mut self) -> wasmtime::Result<String> {
+        Ok(self.config.clone())
     }
 }
 
@@ -488,6 +505,8 @@ impl Host {
             .map_err(|e| internal("linking host", e))?;
         output::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| internal("linking output", e))?;
+        wit_config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| internal("linking config", e))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| internal("linking WASI", e))?;
         wasi::link_instant_clock_subscriptions(&mut linker)
@@ -624,6 +643,7 @@ impl Runtime {
             wasi: wasi::sandboxed(&plugin.name),
             table: ResourceTable::new(),
             progress,
+            config: opts.config.to_string(),
         };
         let mut store = Store::new(&host.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -3,16 +3,34 @@
 //! `bytes.count`: matches are taken greedily from the left, and an empty
 //! pattern counts `size + 1`. Matches that straddle chunk or file boundaries
 //! count.
+//!
+//! In a job file the pattern may come from the step's configuration instead:
+//! `{"plugin": "count.wasm", "config": {"pattern": "ERROR"}}`.
 
 use memchr::memmem::Finder;
 use mmhost_guest::{region, Plugin};
 
 struct Count;
 
+const USAGE: &str = "usage: count PATTERN (or a step config {\"pattern\": PATTERN})";
+
+/// The step's configuration in a job file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    pattern: String,
+}
+
 impl Plugin for Count {
     fn run(args: Vec<String>) -> Result<String, String> {
-        let [pattern] = args.as_slice() else {
-            return Err("usage: count PATTERN".to_string());
+        let pattern = match args.as_slice() {
+            [pattern] => pattern.clone(),
+            [] => match mmhost_guest::config_as::<Option<Config>>() {
+                Ok(Some(config)) => config.pattern,
+                Ok(None) => return Err(USAGE.to_string()),
+                Err(e) => return Err(format!("count: {e} (expected {{\"pattern\": \"...\"}})")),
+            },
+            _ => return Err(USAGE.to_string()),
         };
         let pattern = pattern.as_bytes();
         if pattern.is_empty() {

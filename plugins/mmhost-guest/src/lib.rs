@@ -11,6 +11,8 @@
 //!   [`RegionError`], a chunk iterator ([`region::chunks`]) and an in-place
 //!   read-modify-write helper ([`region::transform_chunks`]);
 //! * [`emit`]: append bytes to the plugin's output stream (stdout);
+//! * [`config`]: the step's configuration from a job file, as JSON text (and,
+//!   with the `json` feature, [`config_as`] to parse it into a type);
 //! * [`log`]: messages on the host's stderr, filtered by `-v`/`-q`;
 //! * [`progress`] and [`Progress`]: progress reports for long runs.
 //!
@@ -67,11 +69,15 @@ pub mod bindings {
     });
 }
 
+mod config;
 mod error;
 pub mod log;
 mod progress;
 pub mod region;
 
+pub use config::config;
+#[cfg(feature = "json")]
+pub use config::{config_as, config_or_default, ConfigError};
 pub use error::RegionError;
 pub use progress::Progress;
 
@@ -100,7 +106,8 @@ macro_rules! export {
 ///
 /// Implement it for a (usually empty) type and pass that type to [`export!`].
 pub trait Plugin {
-    /// Runs the plugin with the arguments the user gave after `--`.
+    /// Runs the plugin with its arguments: those the user gave after `--`,
+    /// or the step's `args` in a job file (its `config` is [`config()`]).
     ///
     /// `Ok` text is printed on stdout after any bytes given to [`emit`] (with
     /// a newline added if it lacks one; nothing for an empty string). `Err`

@@ -13,6 +13,9 @@
 //!   times over in 64 KiB chunks (for tests that change the files meanwhile);
 //!   -> `readloop N` (the rounds done) or `err ...`
 //! - `log LEVEL MESSAGE`, `emit TEXT`, `logflood N`
+//! - `config` -> `config TEXT` (the step's configuration as the host gives
+//!   it); `configvalue` -> `configvalue JSON` (parsed with `config_as` and
+//!   written back compactly), or `err ...`
 //! - `loop` (forever), `grow MIB` (allocate and touch), `trap`, `panic MSG`,
 //!   `fail MSG` (return `err`), `bigresult MIB` (return a huge `ok` string)
 
@@ -146,6 +149,11 @@ impl Plugin for Probe {
                     }
                 }
                 "emit" => emit(text(&mut args, "TEXT")?.as_bytes()),
+                "config" => line(&format!("config {}", mmhost_guest::config())),
+                "configvalue" => match mmhost_guest::config_as::<serde_json::Value>() {
+                    Ok(v) => line(&format!("configvalue {v}")),
+                    Err(e) => line(&format!("err {e}")),
+                },
                 "loop" => {
                     let mut x: u64 = 1;
                     loop {

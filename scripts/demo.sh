@@ -45,3 +45,6 @@ cat "${FILES[@]}" | tail -c 40 | od -c | head -3
 echo "== mmhost run -o upper.txt upper.wasm (and tr a-z A-Z)"
 "$M" run -o "$S/upper.txt" "$P/upper.wasm" "${FILES[@]}"
 cat "${FILES[@]}" | tr a-z A-Z | cmp - "$S/upper.txt" && echo "identical"
+
+echo "== mmhost run --job examples/count-errors.json (three steps from a JSON job file)"
+"$M" run --job examples/count-errors.json

@@ -261,3 +261,85 @@ fn files_over_4_gib() {
         .unwrap();
     assert_eq!(&end, b"Ezz");
 }
+
+/// The model of `find`: non-overlapping occurrences inside [start, end).
+fn model_find(hay: &[u8], pat: &[u8], start: usize, end: usize, limit: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    if pat.is_empty() {
+        return out;
+    }
+    let mut i = start;
+    while out.len() < limit && i + pat.len() <= end {
+        if &hay[i..i + pat.len()] == pat {
+            out.push(i);
+            i += pat.len();
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Host-side `find` against the model, over every size set, with patterns
+/// long and short, ranges cut at and around file boundaries, and limits.
+#[test]
+fn find_matches_the_model_across_boundaries() {
+    let probe = plugin("probe");
+    let mut rng = Rng(4242);
+    for (set, lens) in size_sets().iter().enumerate() {
+        // Two letters: dense, overlapping, straddling matches everywhere.
+        let files = Files::new(lens, 1300 + set as u64, b"ab");
+        let all = files.concat();
+        let size = all.len();
+        let mut args: Vec<String> = Vec::new();
+        let mut want: Vec<String> = Vec::new();
+        for _ in 0..40 {
+            let plen = 1 + rng.below(12) as usize;
+            let pat: Vec<u8> = if size >= plen && rng.below(2) == 0 {
+                let at = rng.below((size - plen + 1) as u64) as usize;
+                all[at..at + plen].to_vec() // certainly present
+            } else {
+                rng.bytes(plen, b"ab")
+            };
+            let start = rng.below(size as u64 + 1) as usize;
+            let end = start + rng.below((size - start) as u64 + 1) as usize;
+            let limit = [1usize, 2, 7, 1000][rng.below(4) as usize];
+            args.extend([
+                "find".to_string(),
+                hex(&pat),
+                start.to_string(),
+                end.to_string(),
+                limit.to_string(),
+            ]);
+            let hits: Vec<String> = model_find(&all, &pat, start, end, limit)
+                .iter()
+                .map(usize::to_string)
+                .collect();
+            want.push(format!("ok {}", hits.join(" ")).trim_end().to_string());
+        }
+        // Errors: a range past the end, reversed, an empty pattern.
+        args.extend(
+            [
+                "find",
+                "61",
+                &(size + 1).to_string(),
+                &(size + 1).to_string(),
+                "1",
+            ]
+            .map(String::from),
+        );
+        want.push(format!(
+            "err out-of-range at={} len=0 size={size}",
+            size + 1
+        ));
+        args.extend(["find", "61", "1", "0", "1"].map(String::from));
+        want.push(format!("err out-of-range at=1 len=0 size={size}"));
+        args.extend(["find", "", "0", &size.to_string(), "5"].map(String::from));
+        want.push("ok".to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(&[], &probe, &files.paths, &args);
+        r.assert_ok();
+        let got: Vec<String> = r.stdout_str().lines().map(str::to_string).collect();
+        assert_eq!(got, want, "sizes {lens:?}");
+    }
+}

@@ -106,6 +106,9 @@ impl std::fmt::Display for AccessError {
 /// make the host allocate in one call.
 pub const MAX_READ: u64 = 64 << 20;
 
+/// The most results one `find` may return.
+pub const MAX_FIND_RESULTS: u64 = 1 << 20;
+
 /// Counters of what a run did to the region.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -571,6 +574,79 @@ impl Region {
             pieces,
             len: len as usize,
         })
+    }
+
+    /// Up to `limit` non-overlapping occurrences of `pattern` wholly inside
+    /// `[start, end)`, leftmost first, each searched from the end of the one
+    /// before; see `find` in the WIT. Searches the mapping in place (SIMD
+    /// `memmem`), one extent at a time, plus a small window around each
+    /// boundary between extents for the matches that straddle it.
+    pub fn find(
+        &self,
+        pattern: &[u8],
+        start: u64,
+        end: u64,
+        limit: u32,
+    ) -> Result<Vec<u64>, AccessError> {
+        let size = self.size();
+        if start > end || end > size {
+            return Err(AccessError::OutOfRange(OutOfRange {
+                at: i64::try_from(start).unwrap_or(i64::MAX),
+                len: end.saturating_sub(start),
+                size,
+            }));
+        }
+        if pattern.len() as u64 > MAX_READ {
+            return Err(AccessError::TooLarge { limit: MAX_READ });
+        }
+        if u64::from(limit) > MAX_FIND_RESULTS {
+            return Err(AccessError::TooLarge {
+                limit: MAX_FIND_RESULTS,
+            });
+        }
+        let mut found = Vec::new();
+        let (Some(mem), false) = (&self.mem, pattern.is_empty()) else {
+            return Ok(found);
+        };
+        let finder = memchr::memmem::Finder::new(pattern);
+        let m = pattern.len() as u64;
+        let mut pos = start;
+        let extents = self.layout.extents();
+        let mut i = extents.partition_point(|e| e.end <= pos);
+        while found.len() < limit as usize && pos < end && i < extents.len() {
+            let e = extents[i];
+            let t = e.end.min(end);
+            if pos < t {
+                // SAFETY: [pos, t) lies inside extent `e`, mapped readable for
+                // the life of the region; nothing writes the region during
+                // this call (it is not Sync, and we are in it).
+                let hay = unsafe { mem.slice(e.addr + (pos - e.start), (t - pos) as usize) };
+                if let Some(k) = finder.find(hay) {
+                    found.push(pos + k as u64);
+                    pos += k as u64 + m;
+                    continue;
+                }
+            }
+            // No more inside this extent: a match may still straddle its end.
+            if t < end && m > 1 {
+                let ws = t.saturating_sub(m - 1).max(pos);
+                let we = (t + m - 1).min(end);
+                let mut window = vec![0u8; (we - ws) as usize];
+                self.read_into(ws, &mut window);
+                if let Some(k) = finder.find(&window) {
+                    let p = ws + k as u64;
+                    if p < t {
+                        found.push(p);
+                        pos = p + m;
+                        i = extents.partition_point(|e| e.end <= pos);
+                        continue;
+                    }
+                }
+            }
+            pos = pos.max(t);
+            i += 1;
+        }
+        Ok(found)
     }
 
     /// Copies `buf.len()` bytes from global offset `start` into `buf`. The

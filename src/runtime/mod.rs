@@ -441,6 +441,17 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     inst.func_wrap(
+        "find",
+        |store: StoreContextMut<'_, HostState>,
+         (pattern, start, end, limit): (WasmList<u8>, u64, u64, u32)|
+         -> Res<Vec<u64>> {
+            let pattern = pattern.as_le_slice(&store);
+            let state = store.data();
+            let found = state.region.find(pattern, start, end, limit);
+            Ok((found.map_err(Into::into),))
+        },
+    )?;
+    inst.func_wrap(
         "locate",
         |store: StoreContextMut<'_, HostState>, (segment, delta): (u32, i64)| -> Res<u64> {
             Ok((store

@@ -76,6 +76,16 @@ pub fn locate(segment: u32, delta: i64) -> Result<u64, RegionError> {
     wit::locate(segment, delta).map_err(|e| RegionError::from_wit(e, 0, segment))
 }
 
+/// Up to `limit` non-overlapping occurrences of `pattern` wholly inside the
+/// global range `range`, leftmost first (as Python's `bytes.count` takes
+/// them), searched by the host over the mapping: nothing is copied into the
+/// plugin but the offsets. Fewer than `limit` results mean there are no more.
+/// An empty pattern finds nothing.
+pub fn find(pattern: &[u8], range: Range<u64>, limit: u32) -> Result<Vec<u64>, RegionError> {
+    wit::find(pattern, range.start, range.end, limit)
+        .map_err(|e| RegionError::from_wit(e, range.end.saturating_sub(range.start), 0))
+}
+
 /// Iterates over the whole region in chunks of [`DEFAULT_CHUNK`] bytes.
 ///
 /// Use the builder methods of [`Chunks`] to change the chunk size, add an

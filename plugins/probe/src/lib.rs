@@ -9,6 +9,7 @@
 //! - `write AT HEX` -> `ok` or `err ...`
 //! - `fill AT LEN BYTE` (BYTE in hex) -> `ok` or `err ...`
 //! - `locate SEG DELTA` -> `ok OFFSET` or `err ...`
+//! - `find HEX START END LIMIT` -> `ok OFFSET...` or `err ...`
 //! - `readloop N`: logs `readloop started`, then reads the whole region N
 //!   times over in 64 KiB chunks (for tests that change the files meanwhile);
 //!   -> `readloop N` (the rounds done) or `err ...`
@@ -101,6 +102,19 @@ impl Plugin for Probe {
                     let data = vec![*byte.first().ok_or("empty BYTE")?; len];
                     match region::write(at, &data) {
                         Ok(()) => line("ok"),
+                        Err(e) => line(&describe(e)),
+                    }
+                }
+                "find" => {
+                    let pattern = unhex(&text(&mut args, "HEX")?)?;
+                    let start: u64 = num(&mut args, "START")?;
+                    let end: u64 = num(&mut args, "END")?;
+                    let limit: u32 = num(&mut args, "LIMIT")?;
+                    match region::find(&pattern, start..end, limit) {
+                        Ok(hits) => {
+                            let hits: Vec<String> = hits.iter().map(u64::to_string).collect();
+                            line(format!("ok {}", hits.join(" ")).trim_end());
+                        }
                         Err(e) => line(&describe(e)),
                     }
                 }

@@ -360,16 +360,7 @@ impl Job {
                     let mut out = out.clone();
                     write!(out, "{text}{nl}")
                         .and_then(|()| out.flush())
-                        .map_err(|e| {
-                            Error::new(
-                                ErrorKind::Output,
-                                format!(
-                                    "writing the output stream: {}",
-                                    crate::error::describe_io(&e)
-                                ),
-                            )
-                            .with_io_kind(e.kind())
-                        })?;
+                        .map_err(crate::runtime::output_error)?;
                 }
                 Ok(text)
             });

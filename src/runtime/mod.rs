@@ -751,7 +751,8 @@ fn result_too_long(plugin: &str, which: &str, text: &str) -> Error {
     )
 }
 
-fn output_error(e: io::Error) -> Error {
+/// The error for a failed write of the plugins' output stream.
+pub(crate) fn output_error(e: io::Error) -> Error {
     Error::new(
         ErrorKind::Output,
         format!(

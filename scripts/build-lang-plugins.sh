@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Builds the plugins in other languages than Rust: plugins/<lang>/ into
+# target/plugins/<lang>/<name>.wasm, for every language whose toolchain is
+# present (scripts/install-toolchains.sh installs them).
+#
+#   scripts/build-lang-plugins.sh [LANG...]    # default: c assemblyscript python javascript wat
+#
+# A language whose toolchain is missing is not built: the script prints
+# "skipped: <lang> (<reason>)" and writes the reason to
+# target/plugins/<lang>/SKIPPED, which the conformance tests report. A build
+# that fails with its toolchain present is an error (exit status 1, after
+# the other languages are built).
+#
+# Incremental: a plugin is rebuilt only when its output is older than one of
+# its sources, the WIT, this script or the toolchain file. FORCE=1 rebuilds.
+# C, AssemblyScript and WAT give core modules that `mmhost wrap` (the host,
+# target/release/mmhost, or $MMHOST) turns into components, as
+# scripts/build-plugins.sh does for Rust.
+#
+# The Rust reference plugins are built by scripts/build-plugins.sh.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/toolchains-env.sh
+source "$ROOT/scripts/toolchains-env.sh"
+MMHOST="${MMHOST:-$ROOT/target/release/mmhost}"
+WIT="$ROOT/wit"
+WORLD=transform
+OUT="$ROOT/target/plugins"
+WORK="$ROOT/target/lang-build"
+# The plugins every language provides, one place only.
+PLUGINS=(upper checksum count)
+
+LANGS=("$@")
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript wat)
+
+failed=0
+
+# Why the language being built is skipped (set by the build_* functions,
+# which then return 2).
+REASON=
+missing() { REASON=$1; }
+
+skip() { # lang reason
+    mkdir -p "$OUT/$1"
+    echo "$2" >"$OUT/$1/SKIPPED"
+    echo "skipped: $1 ($2)"
+}
+
+# Whether $1 (an output) is missing or older than any of the other arguments
+# (files or directories, searched recursively).
+stale() {
+    local out=$1
+    shift
+    [[ -n "${FORCE:-}" || ! -e "$out" ]] && return 0
+    [[ -n "$(find "$@" "$ROOT/scripts/build-lang-plugins.sh" "$ROOT/scripts/toolchains-env.sh" \
+        -newer "$out" -print -quit 2>/dev/null)" ]]
+}
+
+built() { # lang name
+    echo "built $OUT/$1/$2.wasm ($(wc -c <"$OUT/$1/$2.wasm") bytes)"
+}
+
+wrap() { # core component
+    "$MMHOST" wrap "$1" -o "$2"
+}
+
+need_mmhost() {
+    [[ -x "$MMHOST" ]] || { missing "mmhost not built ($MMHOST): run cargo build --release"; return 1; }
+}
+
+build_c() {
+    local src="$ROOT/plugins/c" work="$WORK/c"
+    command -v clang-19 >/dev/null || { missing "clang-19 not found"; return 2; }
+    command -v wasm-ld-19 >/dev/null || command -v wasm-ld >/dev/null || { missing "lld-19 (wasm-ld) not found"; return 2; }
+    [[ -f /usr/include/wasm32-wasi/stdlib.h || -n "${WASI_SYSROOT:-}" ]] || { missing "wasi-libc not found (Debian package wasi-libc, or set WASI_SYSROOT)"; return 2; }
+    command -v wit-bindgen >/dev/null || { missing "wit-bindgen (crate wit-bindgen-cli) not found"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/c"
+    if stale "$work/transform.h" "$WIT"; then
+        local out
+        out=$(wit-bindgen c "$WIT" --world "$WORLD" --out-dir "$work" 2>&1) || { echo "$out" >&2; return 1; }
+    fi
+    local sysroot=()
+    [[ -n "${WASI_SYSROOT:-}" ]] && sysroot=(--sysroot "$WASI_SYSROOT")
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/c/$name.wasm" "$src" "$work/transform.h"; then
+            # -Wl,--strip-debug drops wasi-libc's DWARF but keeps the name
+            # section, so traps still show function names.
+            clang-19 --target=wasm32-wasi "${sysroot[@]}" -O3 -msimd128 -mexec-model=reactor \
+                -Wall -Wextra -Werror -Wl,--strip-debug -I"$work" -I"$src" \
+                "$src/$name.c" "$src/mmhost_guest.c" "$src/sha256.c" \
+                "$work/transform.c" "$work/${WORLD}_component_type.o" \
+                -o "$work/$name.core.wasm" || return 1
+            wrap "$work/$name.core.wasm" "$OUT/c/$name.wasm" || return 1
+        fi
+        built c "$name"
+    done
+}
+
+build_assemblyscript() {
+    local src="$ROOT/plugins/assemblyscript" work="$WORK/assemblyscript"
+    command -v node >/dev/null || { missing "node not found"; return 2; }
+    command -v asc >/dev/null || { missing "asc (npm assemblyscript) not found"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/assemblyscript"
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/assemblyscript/$name.wasm" "$src"; then
+            # No runtime (the plugin library manages the memory the host
+            # writes into), no abort import, and the name section kept.
+            asc "$src/assembly/$name.ts" --runtime stub --use abort= -O3 --enable simd \
+                -o "$work/$name.core.wasm" || return 1
+            wrap "$work/$name.core.wasm" "$OUT/assemblyscript/$name.wasm" || return 1
+        fi
+        built assemblyscript "$name"
+    done
+}
+
+build_python() {
+    local src="$ROOT/plugins/python"
+    command -v componentize-py >/dev/null || { missing "componentize-py (PyPI) not found"; return 2; }
+    mkdir -p "$OUT/python"
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/python/$name.wasm" "$src/$name.py" "$src/mmhost_guest.py" "$WIT"; then
+            # --stub-wasi: the component imports no WASI at all.
+            (cd "$src" && componentize-py -d "$WIT" -w "$WORLD" componentize --stub-wasi \
+                "$name" -o "$OUT/python/$name.wasm" >/dev/null) || return 1
+        fi
+        built python "$name"
+    done
+}
+
+build_javascript() {
+    local src="$ROOT/plugins/javascript"
+    command -v node >/dev/null || { missing "node not found"; return 2; }
+    command -v componentize-js >/dev/null || { missing "componentize-js (npm @bytecodealliance/componentize-js) not found"; return 2; }
+    mkdir -p "$OUT/javascript"
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/javascript/$name.wasm" "$src/$name.js" "$src/mmhost-guest.js" "$WIT"; then
+            # -d: leave out the WASI features a plugin cannot use, else the
+            # component imports wasi:http and more.
+            componentize-js "$src/$name.js" --wit "$WIT" --world-name "$WORLD" \
+                -d stdio random clocks http fetch-event -o "$OUT/javascript/$name.wasm" >/dev/null || return 1
+        fi
+        built javascript "$name"
+    done
+}
+
+build_wat() {
+    local src="$ROOT/plugins/wat"
+    need_mmhost || return 2
+    mkdir -p "$OUT/wat"
+    for f in "$src"/*.wat; do
+        local name
+        name=$(basename "$f" .wat)
+        if stale "$OUT/wat/$name.wasm" "$f"; then
+            wrap "$f" "$OUT/wat/$name.wasm" || return 1
+        fi
+        built wat "$name"
+    done
+}
+
+for lang in "${LANGS[@]}"; do
+    if ! declare -F "build_$lang" >/dev/null; then
+        echo "error: unknown language $lang (c assemblyscript python javascript wat)" >&2
+        failed=1
+        continue
+    fi
+    rm -f "$OUT/$lang/SKIPPED"
+    start=$SECONDS
+    REASON=
+    "build_$lang"
+    status=$?
+    case $status in
+        0) echo "$lang: ready in $((SECONDS - start))s" ;;
+        2) skip "$lang" "$REASON" ;;
+        *)
+            echo "error: building the $lang plugins failed" >&2
+            failed=1
+            ;;
+    esac
+done
+exit "$failed"

@@ -110,7 +110,9 @@ fn preview(bytes: &[u8]) -> String {
 /// Reports a skipped plugin on the real stderr, which the test harness does
 /// not capture.
 fn skipped(lang: &str, plugin: &str, reason: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {lang} {plugin}: {reason}");
+    // One write: the harness's own lines go to stdout at the same time.
+    let line = format!("SKIPPED {lang} {plugin}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// The plugin under test, or `None` after reporting why it is skipped.
@@ -301,9 +303,9 @@ fn languages_available() {
             }
         }
     }
-    let _ = writeln!(
-        std::io::stderr(),
-        "conformance languages (besides the Rust reference):\n{}",
+    let summary = format!(
+        "conformance languages (besides the Rust reference):\n{}\n",
         lines.join("\n")
     );
+    let _ = std::io::stderr().write_all(summary.as_bytes());
 }

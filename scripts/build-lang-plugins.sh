@@ -110,6 +110,9 @@ build_assemblyscript() {
             # writes into), no abort import, and the name section kept.
             asc "$src/assembly/$name.ts" --runtime stub --use abort= -O3 --enable simd \
                 -o "$work/$name.core.wasm" || return 1
+            # asc writes no producers section: name the language for
+            # `mmhost inspect` and `wasm-tools metadata show`.
+            node "$src/producers.mjs" "$work/$name.core.wasm" "$(asc --version | awk '{print $NF}')" || return 1
             wrap "$work/$name.core.wasm" "$OUT/assemblyscript/$name.wasm" || return 1
         fi
         built assemblyscript "$name"
@@ -125,6 +128,15 @@ build_python() {
             # --stub-wasi: the component imports no WASI at all.
             (cd "$src" && componentize-py -d "$WIT" -w "$WORLD" componentize --stub-wasi \
                 "$name" -o "$OUT/python/$name.wasm" >/dev/null) || return 1
+            # componentize-py names no language in the producers section; add
+            # it (with the CPython version it bundled) when wasm-tools is here.
+            if command -v wasm-tools >/dev/null; then
+                local py
+                py=$(wasm-tools metadata show "$OUT/python/$name.wasm" | grep -o 'libpython[0-9.]*[0-9]' | head -1)
+                wasm-tools metadata add --language "Python=${py#libpython}" \
+                    --sdk "componentize-py=$(componentize-py --version | awk '{print $NF}')" \
+                    "$OUT/python/$name.wasm" -o "$OUT/python/$name.wasm" || return 1
+            fi
         fi
         built python "$name"
     done

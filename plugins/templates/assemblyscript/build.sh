@@ -14,5 +14,8 @@ MMHOST="${MMHOST:-mmhost}"
 
 mkdir -p build
 asc assembly/index.ts --runtime stub --use abort= -O3 --enable simd -o "build/$NAME.core.wasm"
+# Name the language in a producers section (asc writes none), for
+# `mmhost inspect` and `wasm-tools metadata show`.
+node producers.mjs "build/$NAME.core.wasm" "$(asc --version | awk '{print $NF}')"
 "$MMHOST" wrap "build/$NAME.core.wasm" -o "$NAME.wasm"
 echo "built $NAME.wasm ($(wc -c <"$NAME.wasm") bytes)"

@@ -57,6 +57,37 @@ stale() {
         -newer "$out" -print -quit 2>/dev/null)" ]]
 }
 
+# Python and JavaScript components take 5-30 s each to build and are not
+# byte-for-byte reproducible, so built ones are also kept in
+# $MMHOST_TOOLCHAINS/plugins under a hash of everything that goes into them:
+# a fresh clone (as CI makes) copies them instead of building again, and
+# mmhost's compilation cache then knows them too.
+PLUGIN_CACHE="$MMHOST_TOOLCHAINS/plugins"
+
+# The cache key of language $1 built by tool version $2: its sources (not
+# READMEs or __pycache__), the WIT and this script.
+cache_key() {
+    {
+        echo "$1 $2"
+        cat "$ROOT/scripts/build-lang-plugins.sh" "$WIT"/*.wit
+        find "$ROOT/plugins/$1" -type f ! -name '*.md' ! -path '*/__pycache__/*' ! -path '*/node_modules/*' \
+            -print0 | LC_ALL=C sort -z | xargs -0 cat
+    } | sha256sum | cut -c1-16
+}
+
+# Copies the cached build of plugin $2 of language $1 with key $3 to $4.
+from_cache() {
+    [[ -f "$PLUGIN_CACHE/$1-$3-$2.wasm" ]] && cp "$PLUGIN_CACHE/$1-$3-$2.wasm" "$4"
+}
+
+# Stores $4 as the build of plugin $2 of language $1 with key $3, dropping
+# builds of other keys.
+to_cache() {
+    mkdir -p "$PLUGIN_CACHE"
+    rm -f "$PLUGIN_CACHE/$1"-*-"$2.wasm"
+    cp "$4" "$PLUGIN_CACHE/$1-$3-$2.wasm.tmp" && mv "$PLUGIN_CACHE/$1-$3-$2.wasm.tmp" "$PLUGIN_CACHE/$1-$3-$2.wasm"
+}
+
 built() { # lang name
     echo "built $OUT/$1/$2.wasm ($(wc -c <"$OUT/$1/$2.wasm") bytes)"
 }
@@ -123,8 +154,11 @@ build_python() {
     local src="$ROOT/plugins/python"
     command -v componentize-py >/dev/null || { missing "componentize-py (PyPI) not found"; return 2; }
     mkdir -p "$OUT/python"
+    local key
+    key=$(cache_key python "$(componentize-py --version)")
     for name in "${PLUGINS[@]}"; do
-        if stale "$OUT/python/$name.wasm" "$src/$name.py" "$src/mmhost_guest.py" "$WIT"; then
+        if stale "$OUT/python/$name.wasm" "$src"/*.py "$WIT" &&
+            ! from_cache python "$name" "$key" "$OUT/python/$name.wasm"; then
             # --stub-wasi: the component imports no WASI at all.
             (cd "$src" && componentize-py -d "$WIT" -w "$WORLD" componentize --stub-wasi \
                 "$name" -o "$OUT/python/$name.wasm" >/dev/null) || return 1
@@ -137,6 +171,7 @@ build_python() {
                     --sdk "componentize-py=$(componentize-py --version | awk '{print $NF}')" \
                     "$OUT/python/$name.wasm" -o "$OUT/python/$name.wasm" || return 1
             fi
+            to_cache python "$name" "$key" "$OUT/python/$name.wasm"
         fi
         built python "$name"
     done
@@ -147,12 +182,16 @@ build_javascript() {
     command -v node >/dev/null || { missing "node not found"; return 2; }
     command -v componentize-js >/dev/null || { missing "componentize-js (npm @bytecodealliance/componentize-js) not found"; return 2; }
     mkdir -p "$OUT/javascript"
+    local key
+    key=$(cache_key javascript "$(componentize-js --version)")
     for name in "${PLUGINS[@]}"; do
-        if stale "$OUT/javascript/$name.wasm" "$src/$name.js" "$src/mmhost-guest.js" "$WIT"; then
+        if stale "$OUT/javascript/$name.wasm" "$src"/*.js "$WIT" &&
+            ! from_cache javascript "$name" "$key" "$OUT/javascript/$name.wasm"; then
             # -d: leave out the WASI features a plugin cannot use, else the
             # component imports wasi:http and more.
             componentize-js "$src/$name.js" --wit "$WIT" --world-name "$WORLD" \
                 -d stdio random clocks http fetch-event -o "$OUT/javascript/$name.wasm" >/dev/null || return 1
+            to_cache javascript "$name" "$key" "$OUT/javascript/$name.wasm"
         fi
         built javascript "$name"
     done

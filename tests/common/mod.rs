@@ -216,3 +216,50 @@ pub fn count(hay: &[u8], needle: &[u8]) -> usize {
     }
     n
 }
+
+/// The languages other than Rust that plugins are written in, as directory
+/// names under `plugins/` and `target/plugins/`.
+pub const LANGUAGES: &[&str] = &["c", "assemblyscript", "python", "javascript", "wat"];
+
+/// Builds the plugins in other languages once (per test binary) with
+/// `scripts/build-lang-plugins.sh`, which builds every language whose
+/// toolchain is present and records why the others are skipped. A build that
+/// fails with its toolchain present fails the test.
+pub fn lang_plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let _ = plugins(); // the host must exist for wrapping; Rust first
+        let status = Command::new("bash")
+            .arg(root().join("scripts/build-lang-plugins.sh"))
+            .env("MMHOST", env!("CARGO_BIN_EXE_mmhost"))
+            .status()
+            .expect("run scripts/build-lang-plugins.sh");
+        assert!(
+            status.success(),
+            "building the plugins in other languages failed (a toolchain is there but a build broke)"
+        );
+        root().join("target/plugins")
+    })
+}
+
+/// The plugin `name` in `lang`, or why it is not available (the language's
+/// toolchain is missing: see `scripts/install-toolchains.sh`).
+pub fn lang_plugin(lang: &str, name: &str) -> Result<PathBuf, String> {
+    let dir = lang_plugins().join(lang);
+    if let Ok(reason) = std::fs::read_to_string(dir.join("SKIPPED")) {
+        return Err(reason.trim().to_string());
+    }
+    let p = dir.join(format!("{name}.wasm"));
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(format!("{} was not built", p.display()))
+    }
+}
+
+/// Whether a missing language must fail rather than be skipped:
+/// `MMHOST_REQUIRE_LANGS=all` or a comma-separated list of languages.
+pub fn lang_required(lang: &str) -> bool {
+    std::env::var("MMHOST_REQUIRE_LANGS")
+        .is_ok_and(|v| v.split(',').map(str::trim).any(|l| l == "all" || l == lang))
+}

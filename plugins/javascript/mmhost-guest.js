@@ -1,0 +1,136 @@
+// A small guest library for mmhost plugins in JavaScript (componentize-js).
+//
+// The JavaScript counterpart of plugins/mmhost-guest: the region in chunks,
+// errors with the same messages as the Rust library, logging and progress.
+// Offsets and lengths are plain numbers here (exact up to 2^53 bytes); the
+// WIT's s64/u64 are BigInt, converted at this boundary.
+//
+//   import { entry, region } from './mmhost-guest.js';
+//   export const run = entry((args) => {
+//     for (const [offset, bytes] of region.chunks()) { ... }
+//     return 'result';                // ok: printed on stdout
+//   });                               // throw 'message': err (exit code 1)
+//
+// componentize-js turns a thrown string into `err`; anything else thrown
+// traps the plugin with no message. `entry` turns a RegionError into
+// err(its message) and logs any other exception at error level before the
+// trap (mmhost exit code 5), as a Rust panic does.
+
+import * as wit from 'mmhost:plugin/region@0.1.0';
+import { log as hostLog, progress as hostProgress } from 'mmhost:plugin/host@0.1.0';
+import { emit as hostEmit } from 'mmhost:plugin/output@0.1.0';
+
+/** Bytes per chunk: 1 MiB, as in the Rust library. */
+export const DEFAULT_CHUNK = 1 << 20;
+
+/** A region call failed; .message is the Rust library's message. */
+export class RegionError extends Error {
+  constructor(err, len = 0, segment = 0) {
+    super(describe(err, len, segment));
+    this.name = 'RegionError';
+    this.error = err;
+  }
+}
+
+function describe(err, len, segment) {
+  switch (err && err.tag) {
+    case 'out-of-range': {
+      const r = err.val;
+      return `access of ${r.len} bytes at offset ${r.at} is out of range for a region of ${r.size} bytes`;
+    }
+    case 'read-only':
+      return 'region is read-only (run with --in-place or --output)';
+    case 'too-large':
+      return `read of ${len} bytes exceeds the host's limit of ${err.val} bytes per read (read in chunks)`;
+    case 'no-such-segment':
+      return `no segment ${segment}: the region has ${err.val} segment${err.val === 1 ? '' : 's'}`;
+    default:
+      return String(err);
+  }
+}
+
+// componentize-js throws an import's `err` as an object whose `payload` is
+// the error variant.
+function call(f, len, segment) {
+  try {
+    return f();
+  } catch (e) {
+    if (e && typeof e === 'object' && 'payload' in e) throw new RegionError(e.payload, len, segment);
+    throw e;
+  }
+}
+
+export const region = {
+  size: () => Number(wit.size()),
+  /** The input files: [{ name, start, len }] with numbers. */
+  segments: () => wit.segments().map((s) => ({ name: s.name, start: Number(s.start), len: Number(s.len) })),
+  writable: () => wit.writable(),
+  /** `len` bytes at `at` (negative: from the end), a Uint8Array; no short reads. */
+  read: (at, len) => call(() => wit.read(BigInt(at), BigInt(len)), len),
+  write: (at, bytes) => call(() => wit.write(BigInt(at), bytes), bytes.length),
+  locate: (segment, delta) => Number(call(() => wit.locate(segment, BigInt(delta)), 0, segment)),
+
+  /**
+   * Yields [offset, bytes] over [start, end) in chunks of `chunkSize` new
+   * bytes; with `overlap` k, each chunk after the first also starts with the
+   * previous chunk's last k bytes (its offset k smaller), so that a search
+   * sees matches that straddle two chunks.
+   */
+  *chunks({ start = 0, end = undefined, chunkSize = DEFAULT_CHUNK, overlap = 0, reportProgress = true } = {}) {
+    const stop = end === undefined ? region.size() : end;
+    let pos = start;
+    while (pos < stop) {
+      const next = Math.min(pos + chunkSize, stop);
+      const from = pos === start ? pos : Math.max(start, pos - overlap);
+      yield [from, region.read(from, next - from)];
+      pos = next;
+      if (reportProgress) progress(pos - start, stop - start);
+    }
+  },
+
+  /** Replaces each chunk by calling f(offset, bytes), which changes bytes in place. */
+  transformChunks(f, chunkSize = DEFAULT_CHUNK) {
+    if (!region.writable()) throw new RegionError({ tag: 'read-only' });
+    for (const [offset, bytes] of region.chunks({ chunkSize })) {
+      f(offset, bytes);
+      region.write(offset, bytes);
+    }
+  },
+};
+
+/** Wraps a run function: see the top of this file. */
+export function entry(run) {
+  return (args) => {
+    try {
+      return run(args);
+    } catch (e) {
+      if (typeof e === 'string') throw e;
+      if (e instanceof RegionError) throw e.message;
+      log.error(`uncaught exception: ${e && e.stack ? `${e}\n${e.stack}` : e}`);
+      throw e;
+    }
+  };
+}
+
+/** Appends bytes (a Uint8Array, or a string as UTF-8) to the plugin's output. */
+export function emit(data) {
+  hostEmit(typeof data === 'string' ? new TextEncoder().encode(data) : data);
+}
+
+export const log = {
+  trace: (m) => hostLog('trace', m),
+  debug: (m) => hostLog('debug', m),
+  info: (m) => hostLog('info', m),
+  warn: (m) => hostLog('warn', m),
+  error: (m) => hostLog('error', m),
+};
+
+let lastProgress = 0;
+/** Reports progress, at most once per 1% (and always at the end). */
+export function progress(done, total) {
+  const step = Math.max(Math.floor(total / 100), 1);
+  if (done >= total || done - lastProgress >= step || done < lastProgress) {
+    lastProgress = done;
+    hostProgress(BigInt(done), BigInt(total));
+  }
+}

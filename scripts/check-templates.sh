@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Checks the plugin project templates (plugins/templates/<lang>/, the source
+# for `mmhost new --lang LANG NAME`): instantiates each one as `mmhost new`
+# would (the template with {{name}} replaced, plus the files listed in
+# plugins/templates/FILES), runs its build.sh, and runs the plugin over a
+# file, expecting the number of lines it holds.
+#
+#   scripts/check-templates.sh [LANG...]   # default: rust c assemblyscript python javascript
+#
+# A language whose toolchain is missing prints "skipped: <lang> (<reason>)".
+# Exit status 1 if a template that could be built failed.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/toolchains-env.sh
+source "$ROOT/scripts/toolchains-env.sh"
+export MMHOST="${MMHOST:-$ROOT/target/release/mmhost}"
+TEMPLATES="$ROOT/plugins/templates"
+NAME=line-count
+
+LANGS=("$@")
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(rust c assemblyscript python javascript)
+
+# Instantiates the template of $1 into directory $2 with name $3.
+instantiate() {
+    local lang=$1 dest=$2 name=$3
+    mkdir -p "$dest"
+    (cd "$TEMPLATES/$lang" && find . -type f) | while read -r f; do
+        mkdir -p "$dest/$(dirname "$f")"
+        sed "s/{{name}}/$name/g" "$TEMPLATES/$lang/$f" >"$dest/$f"
+        [[ -x "$TEMPLATES/$lang/$f" ]] && chmod +x "$dest/$f"
+    done
+    grep -v '^#' "$TEMPLATES/FILES" | while read -r l src dst; do
+        [[ -z "$l" ]] && continue
+        if [[ "$l" == "*" || "$l" == "$lang" ]]; then
+            mkdir -p "$dest/$(dirname "$dst")"
+            cp "$ROOT/$src" "$dest/$dst"
+        fi
+    done
+}
+
+# Why the toolchain of $1 is missing, or nothing.
+missing() {
+    case $1 in
+        rust) rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || echo "rustup target wasm32-unknown-unknown not installed" ;;
+        c) command -v clang-19 >/dev/null && command -v wit-bindgen >/dev/null || echo "clang-19 or wit-bindgen not found" ;;
+        assemblyscript) command -v asc >/dev/null || echo "asc not found" ;;
+        python) command -v componentize-py >/dev/null || echo "componentize-py not found" ;;
+        javascript) command -v componentize-js >/dev/null || echo "componentize-js not found" ;;
+        *) echo "no template for $1" ;;
+    esac
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Sample input: 1000 lines over two files, the second not page-aligned.
+seq 1 700 >"$work/a.txt"
+seq 1 300 >"$work/b.txt"
+printf 'no newline at the end' >>"$work/b.txt"
+
+failed=0
+for lang in "${LANGS[@]}"; do
+    reason=$(missing "$lang")
+    if [[ -n "$reason" ]]; then
+        echo "skipped: $lang ($reason)"
+        continue
+    fi
+    dir="$work/$lang/$NAME"
+    instantiate "$lang" "$dir" "$NAME"
+    start=$SECONDS
+    # The Rust scaffold's dependencies are kept between runs.
+    if ! CARGO_TARGET_DIR="$ROOT/target/template-check" bash "$dir/build.sh" >"$work/$lang.log" 2>&1; then
+        cat "$work/$lang.log" >&2
+        echo "FAILED: $lang (build.sh)"
+        failed=1
+        continue
+    fi
+    got=$("$MMHOST" run "$dir/$NAME.wasm" "$work/a.txt" "$work/b.txt" 2>&1)
+    usage=$("$MMHOST" run "$dir/$NAME.wasm" "$work/a.txt" -- extra 2>&1)
+    if [[ "$got" == "1000" && "$usage" == *"usage: $NAME"* ]]; then
+        echo "ok: $lang ($(wc -c <"$dir/$NAME.wasm") bytes, built in $((SECONDS - start))s)"
+    else
+        echo "FAILED: $lang (printed '$got' for 1000 lines; usage error '$usage')"
+        failed=1
+    fi
+done
+exit "$failed"

@@ -1,0 +1,22 @@
+# Sourced by install-toolchains.sh and build-lang-plugins.sh: where the guest
+# toolchains live, and PATH entries for them. Tools already on PATH come
+# after these, so a toolchain installed elsewhere is used too.
+#
+#   source scripts/toolchains-env.sh     # in your shell, to run asc,
+#                                        # componentize-py... by hand
+
+MMHOST_TOOLCHAINS="${MMHOST_TOOLCHAINS:-${XDG_CACHE_HOME:-$HOME/.cache}/mmhost-toolchains}"
+MMHOST_NODE="$MMHOST_TOOLCHAINS/node"
+MMHOST_PY="$MMHOST_TOOLCHAINS/py"
+export MMHOST_TOOLCHAINS MMHOST_NODE MMHOST_PY
+
+case ":$PATH:" in
+    *":$MMHOST_TOOLCHAINS/cargo/bin:"*) ;;
+    *) PATH="$MMHOST_TOOLCHAINS/cargo/bin:$MMHOST_NODE/node_modules/.bin:$MMHOST_PY/bin:$PATH" ;;
+esac
+export PATH
+
+# The version of `wit-bindgen` on PATH, or nothing.
+wit_bindgen_version() {
+    command -v wit-bindgen >/dev/null && wit-bindgen --version 2>/dev/null | awk '{print $2}'
+}

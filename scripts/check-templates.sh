@@ -21,22 +21,10 @@ NAME=line-count
 LANGS=("$@")
 [[ ${#LANGS[@]} -gt 0 ]] || LANGS=(rust c assemblyscript python javascript)
 
-# Instantiates the template of $1 into directory $2 with name $3.
+# Instantiates the template of $1 into directory $2 with name $3, with the
+# command under test.
 instantiate() {
-    local lang=$1 dest=$2 name=$3
-    mkdir -p "$dest"
-    (cd "$TEMPLATES/$lang" && find . -type f) | while read -r f; do
-        mkdir -p "$dest/$(dirname "$f")"
-        sed "s/{{name}}/$name/g" "$TEMPLATES/$lang/$f" >"$dest/$f"
-        [[ -x "$TEMPLATES/$lang/$f" ]] && chmod +x "$dest/$f"
-    done
-    grep -v '^#' "$TEMPLATES/FILES" | while read -r l src dst; do
-        [[ -z "$l" ]] && continue
-        if [[ "$l" == "*" || "$l" == "$lang" ]]; then
-            mkdir -p "$dest/$(dirname "$dst")"
-            cp "$ROOT/$src" "$dest/$dst"
-        fi
-    done
+    "$MMHOST" -q new --lang "$1" --dir "$2" "$3"
 }
 
 # Why the toolchain of $1 is missing, or nothing.

@@ -56,6 +56,7 @@ pub mod job;
 pub mod progress;
 pub mod region;
 pub mod runtime;
+pub mod scaffold;
 pub mod sigbus;
 
 pub use error::{Error, ErrorKind, Result};

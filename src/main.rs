@@ -129,6 +129,21 @@ given override the file's values, and FILEs replace its inputs."
         #[arg(required = true)]
         plugins: Vec<PathBuf>,
     },
+    /// Create a plugin project: the WIT, a helper library, a buildable
+    /// example (counts lines) and a build.sh.
+    #[command(
+        after_help = "Examples:\n  mmhost new --lang rust line-count\n  mmhost new --lang python --dir plugins/mine line-count\n\nThen: cd line-count && bash build.sh && mmhost run line-count.wasm FILE..."
+    )]
+    New {
+        /// rust, c, assemblyscript, python or javascript.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(mmhost::scaffold::LANGUAGES))]
+        lang: String,
+        /// Directory to create (default: NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The plugin's name: lower-case letters, digits and `-`.
+        name: String,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  mmhost completions bash > ~/.local/share/bash-completion/completions/mmhost"
@@ -455,6 +470,22 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
     out.write_all(text.as_bytes()).map_err(write_err)
 }
 
+fn new_plugin(lang: &str, name: &str, dir: Option<&Path>, level: LogLevel) -> Result<(), Error> {
+    let dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(name));
+    let files = mmhost::scaffold::scaffold(lang, name, &dir)?;
+    if level >= LogLevel::Info {
+        eprintln!(
+            "mmhost: created {} ({} files, {lang}); build and run it with:\n  cd {} && bash build.sh && mmhost run {name}.wasm FILE...",
+            dir.display(),
+            files.len(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn compile(plugins: &[PathBuf], level: LogLevel) -> Result<(), Error> {
     let opts = RuntimeOptions {
         compile_notice: level >= LogLevel::Info,
@@ -683,6 +714,7 @@ fn main() -> ExitCode {
         Command::Recover { paths } => recover(paths, log_level(&cli)),
         Command::Wrap { module, output } => wrap(module, output),
         Command::Inspect { json, plugin } => inspect(plugin, *json),
+        Command::New { lang, dir, name } => new_plugin(lang, name, dir.as_deref(), log_level(&cli)),
         Command::Compile { plugins } => compile(plugins, log_level(&cli)),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

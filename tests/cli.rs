@@ -317,3 +317,69 @@ fn walk(dir: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// `mmhost new` for every language: each scaffold builds with its own
+/// build.sh and runs (counting the lines of two files), through
+/// scripts/check-templates.sh, which uses the binary under test. A language
+/// whose toolchain is missing is skipped by name in the output.
+#[test]
+fn new_scaffolds_build_and_run_in_every_language() {
+    let out = Command::new("bash")
+        .arg(root().join("scripts/check-templates.sh"))
+        .env("MMHOST", env!("CARGO_BIN_EXE_mmhost"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    for lang in ["rust", "c", "assemblyscript", "python", "javascript"] {
+        assert!(
+            text.contains(&format!("ok: {lang} ")) || text.contains(&format!("skipped: {lang} (")),
+            "{lang} neither built nor skipped:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("ok: rust "),
+        "the Rust scaffold must always build:\n{text}"
+    );
+}
+
+#[test]
+fn new_refuses_bad_names_and_busy_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let r: Run = mmhost()
+        .current_dir(dir.path())
+        .args(["new", "--lang", "rust", "Bad_Name"])
+        .output()
+        .unwrap()
+        .into();
+    r.assert_code(2);
+    assert!(r.stderr.contains("not a plugin name"), "{}", r.stderr);
+    std::fs::create_dir(dir.path().join("busy")).unwrap();
+    std::fs::write(dir.path().join("busy/x"), "x").unwrap();
+    let r: Run = mmhost()
+        .current_dir(dir.path())
+        .args(["new", "--lang", "c", "--dir", "busy", "fine"])
+        .output()
+        .unwrap()
+        .into();
+    r.assert_code(6);
+    assert!(r.stderr.contains("not empty"), "{}", r.stderr);
+    let r: Run = mmhost()
+        .current_dir(dir.path())
+        .args(["new", "--lang", "python", "fine"])
+        .output()
+        .unwrap()
+        .into();
+    r.assert_ok();
+    for f in [
+        "fine/build.sh",
+        "fine/app.py",
+        "fine/wit/mmhost.wit",
+        "fine/mmhost_guest.py",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+    let app = std::fs::read_to_string(dir.path().join("fine/README.md")).unwrap();
+    assert!(app.contains("fine") && !app.contains("{{name}}"));
+}

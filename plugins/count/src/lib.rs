@@ -13,7 +13,9 @@ use mmhost_guest::{region, Plugin};
 
 struct Count;
 
-const USAGE: &str = "usage: count PATTERN (or a step config {\"pattern\": PATTERN})";
+/// The same text as the plugins in other languages print (the conformance
+/// suite compares them); in a job file, a step config {"pattern": ...} works too.
+const USAGE: &str = "usage: count PATTERN";
 
 /// The step's configuration in a job file.
 #[derive(serde::Deserialize)]

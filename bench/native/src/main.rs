@@ -8,8 +8,15 @@
 //! bench-native upper-inplace FILE...
 //! bench-native count PATTERN FILE...
 //! bench-native checksum FILE...
-//! bench-native touch FILE...       # read every byte, no work (page-cache floor)
+//! bench-native touch FILE...       # one byte per page: the mapping floor
+//! bench-native concat [--fsync] OUT FILE...   # copy_file_range, no transform
+//! bench-native measure STATFILE CMD [ARG...]   # run CMD, write its wall time and rusage
 //! ```
+//!
+//! `measure` is how `scripts/bench.py` times every contender: `wait4` gives
+//! the child's CPU times, page faults and peak RSS. (From Python, the peak
+//! RSS would be that of the forked Python process, which exec inherits as a
+//! high-water mark; forked from this small program it is the command's own.)
 //!
 //! `upper-out` writes the uppercased concatenation to OUT, by default with
 //! `write(2)` of 1 MiB chunks transformed straight from the input mapping
@@ -167,18 +174,84 @@ fn touch(files: &[String]) -> std::io::Result<u64> {
     Ok(sum)
 }
 
+/// Concatenates FILEs into OUT with `std::io::copy` (copy_file_range on
+/// Linux): the floor of mmhost's `-o` staging copy, with `--fsync` its commit.
+fn concat(args: &[String]) -> std::io::Result<()> {
+    let (fsync, rest) = match args.first().map(String::as_str) {
+        Some("--fsync") => (true, &args[1..]),
+        _ => (false, args),
+    };
+    let (out, files) = rest.split_first().expect("usage: concat [--fsync] OUT FILE...");
+    let mut out = File::create(out)?;
+    for f in files {
+        std::io::copy(&mut File::open(f)?, &mut out)?;
+    }
+    if fsync {
+        out.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Runs CMD with inherited stdio; writes `wall user sys maxrss_bytes minflt
+/// majflt` to STATFILE and exits with CMD's status.
+fn measure(args: &[String]) -> ExitCode {
+    let (stat, cmd) = args.split_first().expect("usage: measure STATFILE CMD...");
+    let (prog, cmd_args) = cmd.split_first().expect("usage: measure STATFILE CMD...");
+    let start = std::time::Instant::now();
+    let child = match std::process::Command::new(prog).args(cmd_args).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bench-native measure: {prog}: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child, with valid out-pointers.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed().as_secs_f64();
+    if r != pid {
+        eprintln!("bench-native measure: wait4: {}", std::io::Error::last_os_error());
+        return ExitCode::from(127);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let line = format!(
+        "{wall:.6} {:.6} {:.6} {} {} {}\n",
+        secs(ru.ru_utime),
+        secs(ru.ru_stime),
+        ru.ru_maxrss * 1024,
+        ru.ru_minflt,
+        ru.ru_majflt
+    );
+    if let Err(e) = std::fs::write(stat, line) {
+        eprintln!("bench-native measure: {stat}: {e}");
+        return ExitCode::from(127);
+    }
+    std::mem::forget(child); // reaped above
+    if libc::WIFEXITED(status) {
+        ExitCode::from(libc::WEXITSTATUS(status) as u8)
+    } else {
+        ExitCode::from(128 + libc::WTERMSIG(status) as u8)
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((mode, rest)) = args.split_first() else {
         eprintln!("usage: bench-native upper-out|upper-inplace|count|checksum|touch ...");
         return ExitCode::from(2);
     };
+    if mode == "measure" {
+        return measure(rest);
+    }
     let result = match mode.as_str() {
         "upper-out" => upper_out(rest),
         "upper-inplace" => upper_inplace(rest),
         "count" => count(rest).map(|n| println!("{n}")),
         "checksum" => checksum(rest).map(|s| println!("{s}")),
         "touch" => touch(rest).map(|n| println!("{n}")),
+        "concat" => concat(rest),
         other => {
             eprintln!("bench-native: unknown mode {other}");
             return ExitCode::from(2);

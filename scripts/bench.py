@@ -78,9 +78,10 @@ SIZES = {
 WORKLOADS = ["upper-out", "upper-inplace", "count", "startup", "rss",
              "files100k", "hostcall", "chunk", "profile"]
 DATASETS = ["8x128M", "8xodd", "10k-small"]
-CONTENDERS = ["native", "mmhost", "wasmtime-cli", "extism", "python-tutorial", "coreutils"]
+CONTENDERS = ["native", "native-fsync", "mmhost", "wasmtime-cli", "extism", "python-tutorial", "coreutils"]
 LABELS = {
     "native": "native Rust (memmap2, 1 thread)",
+    "native-fsync": "native Rust + fsync",
     "mmhost": "mmhost (reference plugin)",
     "wasmtime-cli": f"wasmtime {WASMTIME_VERSION} CLI, WASI filter",
     "extism": "Extism (Python host)",
@@ -541,6 +542,8 @@ def commands(tools, workload, files, cwd, out):
     cmds = {}
     if workload == "upper-out":
         cmds["native"] = Cmd([str(t.native), "upper-out", str(out), *files], cwd)
+        cmds["native-fsync"] = Cmd([str(t.native), "upper-out", "--fsync", str(out), *files], cwd,
+                                   note="the durability mmhost gives")
         cmds["mmhost"] = Cmd([str(t.mmhost), "run", "-q", "-o", str(out),
                               str(p / "upper.wasm"), *files], cwd)
         if t.wasmtime:
@@ -557,6 +560,8 @@ def commands(tools, workload, files, cwd, out):
     elif workload == "upper-inplace":
         cmds["native"] = Cmd([str(t.native), "upper-inplace", *files], cwd,
                              note="MAP_SHARED, not atomic")
+        cmds["native-fsync"] = Cmd([str(t.native), "upper-inplace", "--fsync", *files], cwd,
+                                   note="msync + fsync per file, not atomic")
         cmds["mmhost"] = Cmd([str(t.mmhost), "run", "-q", "-i",
                               str(p / "upper.wasm"), *files], cwd,
                              note="atomic: copy, fsync, rename")
@@ -581,7 +586,7 @@ def commands(tools, workload, files, cwd, out):
             f'cat -- "$@" | grep -oF {PATTERN} | wc -l', files), cwd,
             note="cat | grep -oF | wc -l")
     for c in CONTENDERS:
-        if c in t.missing:
+        if c in t.missing and c in cmds:
             cmds[c] = f"missing: {t.missing[c]}"
     return cmds
 
@@ -620,10 +625,22 @@ def describe_failure(r):
     return f"FAILED: exit {r.code}: {tail}"
 
 
-def measure(cmds, reps, check, before_check=None):
+def settle(out=None):
+    """Before a run that writes: removes the previous output and writes all
+    dirty pages back, so that no run pays for the one before it (freeing a
+    replaced 1 GiB output, or dirty-page throttling behind its writeback)."""
+    if out is not None:
+        try:
+            os.unlink(out)
+        except FileNotFoundError:
+            pass
+    os.sync()
+
+
+def measure(cmds, reps, check, before_check=None, before_run=None):
     """Checks each contender once (the check run also warms the page cache),
     then times `reps` runs of each, round-robin. `check(name, run)` returns
-    None or what is wrong."""
+    None or what is wrong; `before_run()` (untimed) precedes every run."""
     results = {}
     order = []
     for name in CONTENDERS + [n for n in cmds if n not in CONTENDERS]:
@@ -637,6 +654,8 @@ def measure(cmds, reps, check, before_check=None):
             continue
         if before_check:
             before_check(name)
+        if before_run:
+            before_run()
         r = run(c.argv, c.cwd, c.env)
         if r.code != 0:
             res.status = describe_failure(r)
@@ -649,6 +668,8 @@ def measure(cmds, reps, check, before_check=None):
     for _ in range(reps):
         for name in order:
             c = cmds[name]
+            if before_run:
+                before_run()
             r = run(c.argv, c.cwd, c.env)
             if r.code != 0:
                 results[name].status = describe_failure(r)
@@ -661,11 +682,13 @@ def table(title, results, nbytes=None, baseline="native", extra_cols=()):
     """A markdown table: median, spread, throughput, ratio, CPU, faults, RSS."""
     base = results.get(baseline)
     base_med = base.med() if base is not None and base.ok else None
+    base_cpu = (statistics.median(r.user + r.sys for r in base.runs)
+                if base_med else None)
     lines = [f"#### {title}", ""]
     head = ["contender", "median s", "min–max s"]
     if nbytes:
         head.append("MiB/s")
-    head += [f"× {baseline}", "user s", "sys s", "minor faults", "max RSS MiB"]
+    head += [f"× {baseline}", "CPU s", f"CPU × {baseline}", "user s", "sys s", "minor faults", "max RSS MiB"]
     head += [c[0] for c in extra_cols]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
@@ -680,6 +703,9 @@ def table(title, results, nbytes=None, baseline="native", extra_cols=()):
         if nbytes:
             row.append(f"{nbytes / MiB / m:.0f}")
         row.append(f"{m / base_med:.2f}" if base_med else "–")
+        cpu = statistics.median(r.user + r.sys for r in res.runs)
+        row.append(f"{cpu:.3f}")
+        row.append(f"{cpu / base_cpu:.2f}" if base_cpu else "–")
         row += [f"{res.med('user'):.3f}", f"{res.med('sys'):.3f}",
                 f"{int(res.med('minflt'))}", f"{res.med('maxrss') / MiB:.0f}"]
         row += [fn(res) for _, fn in extra_cols]
@@ -738,7 +764,7 @@ class Bench:
                 def check(_name, _r, ds=ds, work=work, files=files):
                     got = sha256_files(work / f for f in files)
                     return None if got == exp["upper_sha256"] else f"sha256 {got[:12]}…"
-                results = measure(cmds, reps, check, before_check=reset)
+                results = measure(cmds, reps, check, before_check=reset, before_run=settle)
                 note = ("In place: each contender's check run starts from a fresh copy; "
                         "the timed runs then re-uppercase already uppercased files (the same work: "
                         "every byte is read, transformed and written).")
@@ -751,7 +777,7 @@ class Bench:
                         return None if got == str(exp["count"]) else f"printed {got[:40]!r}, expected {exp['count']}"
                     got = sha256_files([out])
                     return None if got == exp["upper_sha256"] else f"output sha256 {got[:12]}…"
-                results = measure(cmds, reps, check)
+                results = measure(cmds, reps, check, before_run=lambda out=out: settle(out))
                 note = ""
             la = load()
             title = (f"{workload}, {ds}: {len(files)} files, {human(total)} "
@@ -974,7 +1000,7 @@ class Bench:
             def check(_n, r, exp=exp):
                 got = r.stdout.decode(errors="replace").strip()
                 return None if got == str(exp["count"]) else f"printed {got[:40]!r}"
-            results = measure(cmds, reps, check)
+            results = measure(cmds, reps, check, before_run=settle)
             la = load()
             what = ("files of 1 B to ~16 KiB (packed by mmhost)" if ds == "100k"
                     else "sparse files of 65 KiB + 1 (mapped one by one by mmhost)")
@@ -1028,6 +1054,7 @@ class Bench:
                             "--", op, str(length), str(n)]
                     walls = []
                     for _ in range(reps):
+                        settle(d / "out.bin")
                         r = run(argv, d)
                         if r.code != 0:
                             raise RuntimeError(describe_failure(r))
@@ -1138,7 +1165,7 @@ class Bench:
                 got = r.stdout.decode().strip()
                 return None if got == str(exp["count"]) else f"printed {got!r}"
             return None
-        results = measure(cmds, self.args.reps, check)
+        results = measure(cmds, self.args.reps, check, before_run=lambda: settle(out))
         la = load()
         md = table(f"chunk: the bench plugin (reference kernels) with a chosen chunk size, {ds}, "
                    f"{human(total)} (reps {self.args.reps}, load {la[0]:.1f} {la[1]:.1f} {la[2]:.1f})",
@@ -1189,7 +1216,7 @@ class Bench:
                 got = r.stdout.decode().strip()
                 return None if got == str(exp["count"]) else f"printed {got!r}"
             return None
-        results = measure(cmds, self.args.reps, check)
+        results = measure(cmds, self.args.reps, check, before_run=lambda: settle(out))
         la = load()
         md = table(f"profile: where the time goes, {ds}, {human(total)} (reps {self.args.reps}, "
                    f"load {la[0]:.1f} {la[1]:.1f} {la[2]:.1f})", results, nbytes=total, baseline="-")
@@ -1253,6 +1280,8 @@ def main():
     ap.add_argument("--install", action="store_true",
                     help="first install the contenders (cargo install wasmtime-cli, pip install extism)")
     ap.add_argument("--json", help="also write the results as JSON to this file")
+    ap.add_argument("--prepare", action="store_true",
+                    help="only build and generate the data of the chosen workloads")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a contender gives a wrong answer")
     args = ap.parse_args()
     only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
@@ -1291,6 +1320,18 @@ def main():
     bench.json["machine"] = m
     bench.json["missing"] = tools.missing
     bench.json["args"] = vars(args)
+    if args.prepare:
+        needs = {"upper-out": DATASETS, "upper-inplace": DATASETS, "count": DATASETS,
+                 "startup": ["one1k"], "files100k": ["100k"], "chunk": ["8x128M"],
+                 "profile": ["8x128M"]}
+        for w in workloads:
+            for ds in needs.get(w, []):
+                data.ensure(ds)
+            if w == "rss":
+                data.ensure_sparse("rss")
+            if w == "files100k":
+                data.ensure_sparse("sparse100k")
+        return 0
     for w in workloads:
         log(f"== {w} (at {time.time() - started:.0f} s)")
         if w in ("upper-out", "upper-inplace", "count"):

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! bench-native upper-out [--mmap-out] [--fsync] OUT FILE...
-//! bench-native upper-inplace FILE...
+//! bench-native upper-inplace [--fsync] FILE...
 //! bench-native count PATTERN FILE...
 //! bench-native checksum FILE...
 //! bench-native touch FILE...       # one byte per page: the mapping floor
@@ -116,7 +116,11 @@ fn upper_out(args: &[String]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn upper_inplace(files: &[String]) -> std::io::Result<()> {
+fn upper_inplace(args: &[String]) -> std::io::Result<()> {
+    let (fsync, files) = match args.first().map(String::as_str) {
+        Some("--fsync") => (true, &args[1..]),
+        _ => (false, args),
+    };
     for f in files {
         let file = OpenOptions::new().read(true).write(true).open(f)?;
         if file.metadata()?.len() == 0 {
@@ -126,6 +130,10 @@ fn upper_inplace(files: &[String]) -> std::io::Result<()> {
         let mut map = unsafe { MmapMut::map_mut(&file)? };
         let _ = map.advise(Advice::Sequential);
         uppercase(&mut map);
+        if fsync {
+            map.flush()?; // msync
+            file.sync_all()?;
+        }
     }
     Ok(())
 }

@@ -726,9 +726,10 @@ def table(title, results, nbytes=None, baseline="native", extra_cols=()):
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for res in results.values():
-        label = res.label + (f" ({res.note})" if res.note else "")
+        label = (res.label + (f" ({res.note})" if res.note else "")).replace("|", "\\|")
         if not res.ok:
-            lines.append(f"| {label} | {res.status} |" + " |" * (len(head) - 2))
+            status = res.status.replace("|", "\\|")
+            lines.append(f"| {label} | {status} |" + " |" * (len(head) - 2))
             continue
         m = res.med()
         walls = [r.wall for r in res.runs]

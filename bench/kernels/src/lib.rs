@@ -84,7 +84,10 @@ pub struct StreamCounter<'p> {
 impl<'p> StreamCounter<'p> {
     /// Patterns up to 65 bytes (the seam buffer is fixed-size).
     pub fn new(pattern: &'p [u8]) -> Self {
-        assert!(pattern.len() <= 65, "pattern too long for the benchmark counter");
+        assert!(
+            pattern.len() <= 65,
+            "pattern too long for the benchmark counter"
+        );
         StreamCounter {
             counter: Counter::new(pattern),
             pos: 0,
@@ -182,6 +185,9 @@ mod tests {
         let mut b = src.clone();
         uppercase_into(&src, &mut b);
         assert_eq!(a, b);
-        assert_eq!(&a[b'a' as usize..=b'z' as usize], b"ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        assert_eq!(
+            &a[b'a' as usize..=b'z' as usize],
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        );
     }
 }

@@ -43,7 +43,10 @@ impl Plugin for Bench {
                     return Ok((region::size() + 1).to_string());
                 }
                 let mut counter = Counter::new(pattern);
-                for c in region::chunks().chunk_size(chunk).overlap(pattern.len() - 1) {
+                for c in region::chunks()
+                    .chunk_size(chunk)
+                    .overlap(pattern.len() - 1)
+                {
                     let (offset, bytes) = c.map_err(|e| e.to_string())?;
                     counter.feed(offset, &bytes);
                 }

@@ -170,7 +170,11 @@ fn checksum(files: &[String]) -> std::io::Result<String> {
             size += src.len() as u64;
         }
     }
-    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(format!("{hex} {size}"))
 }
 
@@ -193,7 +197,9 @@ fn concat(args: &[String]) -> std::io::Result<()> {
         Some("--fsync") => (true, &args[1..]),
         _ => (false, args),
     };
-    let (out, files) = rest.split_first().expect("usage: concat [--fsync] OUT FILE...");
+    let (out, files) = rest
+        .split_first()
+        .expect("usage: concat [--fsync] OUT FILE...");
     let mut out = File::create(out)?;
     for f in files {
         std::io::copy(&mut File::open(f)?, &mut out)?;
@@ -224,7 +230,10 @@ fn measure(args: &[String]) -> ExitCode {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let wall = start.elapsed().as_secs_f64();
     if r != pid {
-        eprintln!("bench-native measure: wait4: {}", std::io::Error::last_os_error());
+        eprintln!(
+            "bench-native measure: wait4: {}",
+            std::io::Error::last_os_error()
+        );
         return ExitCode::from(127);
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;

@@ -381,7 +381,11 @@ fn finish_copies(region: &Region, staging: &mut Staging, every_input: bool) -> R
     for (i, input) in region.inputs().iter().enumerate() {
         let dest = staging.dests[i].clone();
         let fail = |e: io::Error| Error::output(&dest, describe_io(&e));
-        if region.sync_staged(i).map_err(fail)?.is_some() {
+        if region.sync_staged(i).map_err(fail)? {
+            let temp = staging.temps[i]
+                .as_ref()
+                .expect("a staged input has a copy");
+            temp.file.sync_all().map_err(fail)?;
             continue;
         }
         if region.is_written(i) {

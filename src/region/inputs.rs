@@ -71,9 +71,23 @@ impl InputFile {
     }
 }
 
-/// Raises the soft limit on open files to the hard limit and returns it.
+/// Raises the limit on open files as far as allowed (the hard limit, or for
+/// a privileged process the kernel's `fs.nr_open`) and returns the soft limit.
 fn raise_fd_limit() -> u64 {
-    use rustix::process::{getrlimit, setrlimit, Resource};
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let lim = getrlimit(Resource::Nofile);
+    if let Some(n) = nr_open.filter(|&n| lim.maximum.is_some_and(|m| m < n)) {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(n),
+                maximum: Some(n),
+            },
+        );
+    }
     let mut lim = getrlimit(Resource::Nofile);
     if let Some(max) = lim.maximum {
         if lim.current.is_some_and(|cur| cur < max) {
@@ -119,12 +133,15 @@ pub(crate) fn file_type_name(ft: &std::fs::FileType) -> &'static str {
 /// inode, through any path, symlink or hard link) is refused.
 pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> {
     let fd_budget = raise_fd_limit().saturating_sub(FD_RESERVE);
-    if writable && paths.len() as u64 > fd_budget {
+    // A run that replaces its inputs holds each one open and locked, and
+    // each staged copy open and locked until the commit: two per file.
+    if writable && 2 * paths.len() as u64 > fd_budget {
         return Err(Error::new(
             crate::error::ErrorKind::Input,
             format!(
-                "{} input files: writing in place keeps every file open, and the open-file \
-                 limit allows {fd_budget}; raise it (ulimit -n) or write with --output",
+                "{} input files: replacing them in place keeps each file and its new copy open \
+                 and locked (two descriptors a file), and the open-file limit allows \
+                 {fd_budget}; raise it (ulimit -n) or write with --output-dir",
                 paths.len()
             ),
         ));

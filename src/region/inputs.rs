@@ -48,6 +48,10 @@ enum Content {
     Open(File),
     /// A small file read whole when it was opened read-only, then closed.
     Read(Vec<u8>),
+    /// Its bytes were read and handed over (packed into the region), so the
+    /// copy here was freed: a run over 1 GiB of small files holds 1 GiB of
+    /// them, not 2.
+    Released,
 }
 
 impl InputFile {
@@ -55,7 +59,15 @@ impl InputFile {
     pub fn file(&self) -> Option<&File> {
         match &self.content {
             Content::Open(f) => Some(f),
-            Content::Read(_) => None,
+            Content::Read(_) | Content::Released => None,
+        }
+    }
+
+    /// Frees the bytes of a small file read whole, once they are placed
+    /// elsewhere; later reads of its start go to the file by its path.
+    pub(crate) fn release_bytes(&mut self) {
+        if matches!(self.content, Content::Read(_)) {
+            self.content = Content::Released;
         }
     }
 
@@ -67,6 +79,7 @@ impl InputFile {
                 dst.copy_from_slice(&bytes[..dst.len()]);
                 Ok(())
             }
+            Content::Released => File::open(&self.path)?.read_exact_at(dst, 0),
         }
     }
 }

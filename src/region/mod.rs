@@ -260,7 +260,7 @@ impl Region {
 
     /// [`Region::open`] with explicit layout parameters (for tests).
     pub fn open_with(
-        inputs: Vec<InputFile>,
+        mut inputs: Vec<InputFile>,
         access: Access,
         params: &LayoutParams,
     ) -> Result<Region> {
@@ -280,6 +280,11 @@ impl Region {
             })?;
             let packed_writable = matches!(access, Access::CopyOnWrite(_));
             Self::place(&res, &inputs, &layout, params.page, packed_writable)?;
+            for (f, slot) in inputs.iter_mut().zip(layout.slots()) {
+                if slot.placement == Placement::Packed {
+                    f.release_bytes();
+                }
+            }
             // Sizes were fixed when the files were opened. One that grew since
             // is mapped at its opened length (the rest is not part of the
             // run); one that shrank would fault on its lost pages, so it is

@@ -27,3 +27,7 @@ cargo test --release
 cargo clippy --release --all-targets -- -D warnings
 (cd plugins && cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)
 (cd plugins && cargo clippy --release --target wasm32-wasip2 -p wasi-probe -- -D warnings)
+
+# The benchmark harness, as a smoke run (tiny data, one rep): it must keep
+# working; its figures mean nothing at this size. See BENCHMARKS.md.
+python3 scripts/bench.py --size tiny --reps 1

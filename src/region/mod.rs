@@ -123,13 +123,7 @@ enum Backing {
     /// The input files, read-only.
     ReadOnly,
     /// The input files, with written ones replaced by staged copies.
-    CopyOnWrite {
-        stage: RefCell<Box<dyn Stage>>,
-        /// Per input: whether its copy is mapped in (mapped files only). The
-        /// region keeps no descriptor of it: the mapping is enough, and a
-        /// run over 10,000 files must not hold 10,000 more descriptors.
-        staged: RefCell<Vec<bool>>,
-    },
+    CopyOnWrite { stage: RefCell<Box<dyn Stage>> },
     /// One target file holding a copy of the concatenation, and the path it
     /// is for (the output the user named).
     Copy(File, std::path::PathBuf),
@@ -306,7 +300,6 @@ impl Region {
             Access::ReadOnly => Backing::ReadOnly,
             Access::CopyOnWrite(stage) => Backing::CopyOnWrite {
                 stage: RefCell::new(stage),
-                staged: RefCell::new(vec![false; inputs.len()]),
             },
         };
         Ok(Region {
@@ -726,7 +719,7 @@ impl Region {
     /// Before the first write to mapped input `i` of a copy-on-write region:
     /// gets a copy from the stage and maps it over the original.
     fn stage(&self, mem: &Reservation, i: usize) -> Result<()> {
-        let Backing::CopyOnWrite { stage, staged } = &self.backing else {
+        let Backing::CopyOnWrite { stage } = &self.backing else {
             return Ok(()); // the output copy is writable throughout
         };
         let Some(slot) = self.layout.slots().get(i) else {
@@ -739,8 +732,10 @@ impl Region {
         let copy = stage.borrow_mut().stage(i, input)?;
         mem.map_file(slot.addr, slot.len as usize, &copy, true)
             .map_err(|e| map_error(&input.path, e))?;
+        // The mapping keeps the copy alive: no descriptor is held, so a run
+        // over 10,000 files does not hold 10,000 more. Whether input `i` has
+        // a copy is derived: written (`dirty`) and mapped.
         drop(copy);
-        staged.borrow_mut()[i] = true;
         Ok(())
     }
 
@@ -781,10 +776,14 @@ impl Region {
     /// (`msync`); the caller `fsync`s the copy. Returns whether the input has
     /// a staged copy.
     pub fn sync_staged(&self, i: usize) -> io::Result<bool> {
-        let Backing::CopyOnWrite { staged, .. } = &self.backing else {
-            return Ok(false);
-        };
-        if !staged.borrow()[i] {
+        let staged = matches!(self.backing, Backing::CopyOnWrite { .. })
+            && self.dirty[i].get()
+            && self
+                .layout
+                .slots()
+                .get(i)
+                .is_some_and(|s| s.placement == Placement::Mapped);
+        if !staged {
             return Ok(false);
         }
         if let (Some(mem), Some(slot)) = (&self.mem, self.layout.slots().get(i)) {

@@ -14,7 +14,7 @@ use mmhost::job::report::RunReport;
 use mmhost::job::{parse_duration, parse_size, Job, Report};
 use mmhost::progress::{Bar, ProgressState, Show};
 use mmhost::region::{open_inputs, Placement, Region};
-use mmhost::runtime::{LogLevel, RunOptions, Runtime, RuntimeOptions};
+use mmhost::runtime::{default_jobs, LogLevel, RunOptions, Runtime, RuntimeOptions};
 use mmhost::{Error, ErrorKind};
 
 const EXIT_CODES: &str = "\
@@ -199,6 +199,16 @@ struct RunArgs {
     /// instruction): a cut-off that is the same on every run and machine.
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
+    /// Run plugins that can work chunk by chunk (the `parallel` world) on N
+    /// threads, one instance each [default: the number of cores]; 1 runs
+    /// every plugin serially. With --fuel, runs are serial.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+    /// Split the region into chunks of SIZE bytes for a parallel plugin (e.g.
+    /// 64M) instead of choosing (about four chunks per job, at least 4M);
+    /// given, chunks are used even with --jobs 1.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    chunk_size: Option<u64>,
     /// Do not use the compilation cache.
     #[arg(long)]
     no_cache: bool,
@@ -268,6 +278,7 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
             timeout: args.timeout,
             fuel: args.fuel,
             log_level: level,
+            jobs: default_jobs(),
             ..RunOptions::default()
         };
         return Ok(Job::single(
@@ -308,6 +319,12 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<RunReport>) {
             for step in &mut j.steps {
                 if args.fuel.is_some() {
                     step.run.fuel = args.fuel;
+                }
+                if let Some(jobs) = args.jobs {
+                    step.run.jobs = jobs as usize;
+                }
+                if args.chunk_size.is_some() {
+                    step.run.chunk_size = args.chunk_size;
                 }
             }
             j

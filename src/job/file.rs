@@ -43,7 +43,7 @@ use super::units::{format_duration, parse_duration, parse_size};
 use super::{base_dir, Job, Step};
 use crate::commit::Target;
 use crate::error::{describe_io, Error, ErrorKind, Result};
-use crate::runtime::{LogLevel, RunOptions};
+use crate::runtime::{default_jobs, LogLevel, RunOptions};
 
 /// The default cap on a step's linear memory: 256 MiB.
 pub const DEFAULT_MAX_MEMORY: u64 = 256 << 20;
@@ -131,6 +131,11 @@ pub struct Limits {
     /// instruction) each step may use; default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuel: Option<u64>,
+    /// How many instances of a plugin that can work chunk by chunk (the
+    /// `parallel` world) may run at once, one per thread; default: the
+    /// number of cores. 1 runs every plugin serially.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<std::num::NonZeroU32>,
 }
 
 /// Where writes go.
@@ -613,6 +618,11 @@ impl JobFile {
                     log_level: overrides.log_level,
                     config: spec.config.clone(),
                     fuel: spec.limits.fuel.or(self.limits.fuel),
+                    jobs: spec
+                        .limits
+                        .jobs
+                        .or(self.limits.jobs)
+                        .map_or_else(default_jobs, |j| j.get() as usize),
                     ..RunOptions::default()
                 },
             });
@@ -802,6 +812,7 @@ mod tests {
                 max_memory: Some(Size(64 << 20)),
                 timeout: Some(Timeout(Duration::from_secs(30))),
                 fuel: Some(1 << 40),
+                jobs: std::num::NonZeroU32::new(2),
             },
             steps: vec![
                 StepSpec {
@@ -815,6 +826,7 @@ mod tests {
                         max_memory: Some(Size(1000)),
                         timeout: Some(Timeout(Duration::from_millis(1500))),
                         fuel: None,
+                        jobs: std::num::NonZeroU32::new(1),
                     },
                 },
                 StepSpec {

@@ -26,15 +26,19 @@
 //! address ranges of the file mappings are available to the `SIGBUS` handler
 //! ([`crate::sigbus`]), which names a file truncated while mapped.
 
+pub mod chunk;
 pub mod inputs;
 pub mod layout;
 mod map;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fs::File;
 use std::io;
+use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{describe_io, Error, ErrorKind, Result};
 pub use inputs::{open_inputs, InputFile};
@@ -123,7 +127,7 @@ enum Backing {
     /// The input files, read-only.
     ReadOnly,
     /// The input files, with written ones replaced by staged copies.
-    CopyOnWrite { stage: RefCell<Box<dyn Stage>> },
+    CopyOnWrite { stage: Mutex<Box<dyn Stage>> },
     /// One target file holding a copy of the concatenation, and the path it
     /// is for (the output the user named).
     Copy(File, std::path::PathBuf),
@@ -187,9 +191,17 @@ pub struct Region {
     layout: Layout,
     mem: Option<Reservation>,
     backing: Backing,
-    /// Per input: written to.
-    dirty: Vec<Cell<bool>>,
-    stats: Cell<Stats>,
+    /// Per input: written to. Set (with `Release`) only after the input's
+    /// slot is writable, so a thread that sees it set may write at once.
+    dirty: Vec<AtomicBool>,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
+    /// A `Region` is `Send` but not `Sync`: its writes take `&self` (so that
+    /// a host call can copy straight from guest memory), which is sound only
+    /// while one thread at a time uses it. Parallel runs share it through
+    /// [`chunk::ChunkView`]s, whose write ranges are disjoint by
+    /// construction.
+    _one_thread: PhantomData<Cell<()>>,
 }
 
 impl std::fmt::Debug for Region {
@@ -299,17 +311,19 @@ impl Region {
         let backing = match access {
             Access::ReadOnly => Backing::ReadOnly,
             Access::CopyOnWrite(stage) => Backing::CopyOnWrite {
-                stage: RefCell::new(stage),
+                stage: Mutex::new(stage),
             },
         };
         Ok(Region {
-            dirty: inputs.iter().map(|_| Cell::new(false)).collect(),
+            dirty: inputs.iter().map(|_| AtomicBool::new(false)).collect(),
             segments: segments_of(&inputs),
             inputs,
             layout,
             mem,
             backing,
-            stats: Cell::new(Stats::default()),
+            bytes_read: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            _one_thread: PhantomData,
         })
     }
 
@@ -416,13 +430,15 @@ impl Region {
             Some(res)
         };
         Ok(Region {
-            dirty: inputs.iter().map(|_| Cell::new(false)).collect(),
+            dirty: inputs.iter().map(|_| AtomicBool::new(false)).collect(),
             segments: segments_of(&inputs),
             inputs,
             layout,
             mem,
             backing: Backing::Copy(target, target_path.to_path_buf()),
-            stats: Cell::new(Stats::default()),
+            bytes_read: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            _one_thread: PhantomData,
         })
     }
 
@@ -448,7 +464,10 @@ impl Region {
 
     /// What reads and writes have done so far.
     pub fn stats(&self) -> Stats {
-        self.stats.get()
+        Stats {
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+        }
     }
 
     /// The input files, in order.
@@ -458,7 +477,7 @@ impl Region {
 
     /// Whether input `i` was written to.
     pub fn is_written(&self, i: usize) -> bool {
-        self.dirty[i].get()
+        self.dirty[i].load(Ordering::Acquire)
     }
 
     /// For a region over a copy ([`Region::over_copy`]), the output path the
@@ -505,7 +524,7 @@ impl Region {
     /// Which inputs were written to (for reports).
     pub fn written_inputs(&self) -> Vec<usize> {
         (0..self.dirty.len())
-            .filter(|&i| self.dirty[i].get())
+            .filter(|&i| self.dirty[i].load(Ordering::Acquire))
             .collect()
     }
 
@@ -545,9 +564,7 @@ impl Region {
         }
         let mut buf = vec![0u8; len as usize];
         self.read_into(start, &mut buf);
-        let mut s = self.stats.get();
-        s.bytes_read += len;
-        self.stats.set(s);
+        self.bytes_read.fetch_add(len, Ordering::Relaxed);
         Ok(buf)
     }
 
@@ -567,9 +584,7 @@ impl Region {
                 .collect(),
             None => Vec::new(),
         };
-        let mut s = self.stats.get();
-        s.bytes_read += len;
-        self.stats.set(s);
+        self.bytes_read.fetch_add(len, Ordering::Relaxed);
         Ok(ReadView {
             pieces,
             len: len as usize,
@@ -588,65 +603,37 @@ impl Region {
         end: u64,
         limit: u32,
     ) -> Result<Vec<u64>, AccessError> {
-        let size = self.size();
-        if start > end || end > size {
-            return Err(AccessError::OutOfRange(OutOfRange {
-                at: i64::try_from(start).unwrap_or(i64::MAX),
-                len: end.saturating_sub(start),
-                size,
-            }));
-        }
-        if pattern.len() as u64 > MAX_READ {
-            return Err(AccessError::TooLarge { limit: MAX_READ });
-        }
-        if u64::from(limit) > MAX_FIND_RESULTS {
-            return Err(AccessError::TooLarge {
-                limit: MAX_FIND_RESULTS,
-            });
-        }
-        let mut found = Vec::new();
-        let (Some(mem), false) = (&self.mem, pattern.is_empty()) else {
-            return Ok(found);
+        check_find(self.size(), pattern, start, end, limit)?;
+        let slices = self.slices(start, end);
+        Ok(find_in(&slices, pattern, start, end, limit as usize))
+    }
+
+    /// The mapped memory of `[start, end)` (checked by the caller) as
+    /// slices, one per extent, each with its global offset.
+    ///
+    /// The slices must not outlive a write to their bytes: callers use them
+    /// within one call of the region, on the thread that owns it (or, for a
+    /// chunk, on bytes no other thread writes).
+    fn slices(&self, start: u64, end: u64) -> Vec<(u64, &[u8])> {
+        let Some(mem) = &self.mem else {
+            return Vec::new();
         };
-        let finder = memchr::memmem::Finder::new(pattern);
-        let m = pattern.len() as u64;
-        let mut pos = start;
-        let extents = self.layout.extents();
-        let mut i = extents.partition_point(|e| e.end <= pos);
-        while found.len() < limit as usize && pos < end && i < extents.len() {
-            let e = extents[i];
-            let t = e.end.min(end);
-            if pos < t {
-                // SAFETY: [pos, t) lies inside extent `e`, mapped readable for
-                // the life of the region; nothing writes the region during
-                // this call (it is not Sync, and we are in it).
-                let hay = unsafe { mem.slice(e.addr + (pos - e.start), (t - pos) as usize) };
-                if let Some(k) = finder.find(hay) {
-                    found.push(pos + k as u64);
-                    pos += k as u64 + m;
-                    continue;
-                }
-            }
-            // No more inside this extent: a match may still straddle its end.
-            if t < end && m > 1 {
-                let ws = t.saturating_sub(m - 1).max(pos);
-                let we = (t + m - 1).min(end);
-                let mut window = vec![0u8; (we - ws) as usize];
-                self.read_into(ws, &mut window);
-                if let Some(k) = finder.find(&window) {
-                    let p = ws + k as u64;
-                    if p < t {
-                        found.push(p);
-                        pos = p + m;
-                        i = extents.partition_point(|e| e.end <= pos);
-                        continue;
-                    }
-                }
-            }
-            pos = pos.max(t);
-            i += 1;
-        }
-        Ok(found)
+        self.layout
+            .pieces(start, end - start)
+            .scan(start, |at, (addr, n)| {
+                let global = *at;
+                *at += n as u64;
+                // SAFETY: the piece lies inside an extent, mapped readable for
+                // the life of the region; the caller keeps writes away while
+                // the slice lives (see above).
+                Some((global, unsafe { mem.slice(addr, n) }))
+            })
+            .collect()
+    }
+
+    /// Counts `len` bytes as read.
+    fn count_read(&self, len: u64) {
+        self.bytes_read.fetch_add(len, Ordering::Relaxed);
     }
 
     /// Copies `buf.len()` bytes from global offset `start` into `buf`. The
@@ -695,9 +682,8 @@ impl Region {
         let Some(mem) = &self.mem else { return Ok(()) };
         let end = start + data.len() as u64;
         for i in self.inputs_in(start, end) {
-            if !self.dirty[i].get() {
+            if !self.dirty[i].load(Ordering::Acquire) {
                 self.stage(mem, i)?;
-                self.dirty[i].set(true);
             }
         }
         let mut done = 0;
@@ -710,32 +696,44 @@ impl Region {
             unsafe { mem.write(addr, &data[done..done + n]) };
             done += n;
         }
-        let mut s = self.stats.get();
-        s.bytes_written += data.len() as u64;
-        self.stats.set(s);
+        self.bytes_written
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Before the first write to mapped input `i` of a copy-on-write region:
-    /// gets a copy from the stage and maps it over the original.
+    /// Before the first write to input `i`: for a mapped input of a
+    /// copy-on-write region, gets a copy from the stage and maps it over the
+    /// original; then marks the input written.
+    ///
+    /// Chunks of a parallel run may write the same file at once: the stage
+    /// lock makes exactly one of them stage it, and the others wait until the
+    /// copy is mapped (replacing the mapping of bytes another thread may be
+    /// reading is harmless: the copy holds the same bytes, and the kernel
+    /// swaps the pages under its own lock).
     fn stage(&self, mem: &Reservation, i: usize) -> Result<()> {
         let Backing::CopyOnWrite { stage } = &self.backing else {
-            return Ok(()); // the output copy is writable throughout
-        };
-        let Some(slot) = self.layout.slots().get(i) else {
+            // The output copy is writable throughout.
+            self.dirty[i].store(true, Ordering::Release);
             return Ok(());
         };
-        if slot.placement != Placement::Mapped {
-            return Ok(()); // packed files are written in memory
+        let mut stage = stage.lock().unwrap_or_else(|e| e.into_inner());
+        if self.dirty[i].load(Ordering::Acquire) {
+            return Ok(()); // another chunk staged it while we waited
         }
-        let input = &self.inputs[i];
-        let copy = stage.borrow_mut().stage(i, input)?;
-        mem.map_file(slot.addr, slot.len as usize, &copy, true)
-            .map_err(|e| map_error(&input.path, e))?;
-        // The mapping keeps the copy alive: no descriptor is held, so a run
-        // over 10,000 files does not hold 10,000 more. Whether input `i` has
-        // a copy is derived: written (`dirty`) and mapped.
-        drop(copy);
+        if let Some(slot) = self.layout.slots().get(i) {
+            // Packed files are written in memory: nothing to stage.
+            if slot.placement == Placement::Mapped {
+                let input = &self.inputs[i];
+                let copy = stage.stage(i, input)?;
+                mem.map_file(slot.addr, slot.len as usize, &copy, true)
+                    .map_err(|e| map_error(&input.path, e))?;
+                // The mapping keeps the copy alive: no descriptor is held, so
+                // a run over 10,000 files does not hold 10,000 more. Whether
+                // input `i` has a copy is derived: written and mapped.
+                drop(copy);
+            }
+        }
+        self.dirty[i].store(true, Ordering::Release);
         Ok(())
     }
 
@@ -747,7 +745,7 @@ impl Region {
         let fail = |what: &str, e: io::Error| {
             Error::new(ErrorKind::Output, format!("{what}: {}", describe_io(&e)))
         };
-        if self.dirty.iter().any(Cell::get) {
+        if self.dirty.iter().any(|d| d.load(Ordering::Acquire)) {
             mem.sync(0, self.size() as usize)
                 .map_err(|e| fail("msync", e))?;
         }
@@ -777,7 +775,7 @@ impl Region {
     /// a staged copy.
     pub fn sync_staged(&self, i: usize) -> io::Result<bool> {
         let staged = matches!(self.backing, Backing::CopyOnWrite { .. })
-            && self.dirty[i].get()
+            && self.dirty[i].load(Ordering::Acquire)
             && self
                 .layout
                 .slots()
@@ -828,6 +826,107 @@ impl Region {
         self.read_into(0, &mut v);
         v
     }
+}
+
+/// Checks the arguments of a `find` over a region of `size` bytes.
+fn check_find(
+    size: u64,
+    pattern: &[u8],
+    start: u64,
+    end: u64,
+    limit: u32,
+) -> Result<(), AccessError> {
+    if start > end || end > size {
+        return Err(AccessError::OutOfRange(OutOfRange {
+            at: i64::try_from(start).unwrap_or(i64::MAX),
+            len: end.saturating_sub(start),
+            size,
+        }));
+    }
+    if pattern.len() as u64 > MAX_READ {
+        return Err(AccessError::TooLarge { limit: MAX_READ });
+    }
+    if u64::from(limit) > MAX_FIND_RESULTS {
+        return Err(AccessError::TooLarge {
+            limit: MAX_FIND_RESULTS,
+        });
+    }
+    Ok(())
+}
+
+/// The search behind every `find`: up to `limit` non-overlapping matches of
+/// `pattern` inside `[start, end)`, leftmost first, over `slices`: the bytes
+/// of `[start, end)` in order, each with its global offset, contiguous (they
+/// may come from different places in memory). Each slice is searched in
+/// place; a match that straddles slices is found in a window of at most
+/// `2 * (pattern.len() - 1)` bytes gathered around the seam.
+fn find_in(
+    slices: &[(u64, &[u8])],
+    pattern: &[u8],
+    start: u64,
+    end: u64,
+    limit: usize,
+) -> Vec<u64> {
+    let mut found = Vec::new();
+    if pattern.is_empty() {
+        return found;
+    }
+    let finder = memchr::memmem::Finder::new(pattern);
+    let m = pattern.len() as u64;
+    let mut pos = start;
+    let mut i = 0;
+    while found.len() < limit && pos < end {
+        // The slice holding `pos`.
+        while i < slices.len() && slices[i].0 + slices[i].1.len() as u64 <= pos {
+            i += 1;
+        }
+        let Some(&(s0, bytes)) = slices.get(i) else {
+            break;
+        };
+        let t = (s0 + bytes.len() as u64).min(end);
+        let hay = &bytes[(pos - s0) as usize..(t - s0) as usize];
+        if let Some(k) = finder.find(hay) {
+            found.push(pos + k as u64);
+            pos += k as u64 + m;
+            continue;
+        }
+        // None inside this slice: one may still straddle its end.
+        if t < end && m > 1 {
+            let ws = t.saturating_sub(m - 1).max(pos);
+            let we = (t + m - 1).min(end);
+            let window = gather(&slices[i..], ws, we);
+            if let Some(k) = finder.find(&window) {
+                let p = ws + k as u64;
+                if p < t {
+                    found.push(p);
+                    pos = p + m;
+                    continue;
+                }
+            }
+        }
+        pos = t;
+        i += 1;
+    }
+    found
+}
+
+/// The bytes of `[from, to)` copied out of contiguous `slices` that start at
+/// or before `from`.
+fn gather(slices: &[(u64, &[u8])], from: u64, to: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity((to - from) as usize);
+    for &(s0, bytes) in slices {
+        let s1 = s0 + bytes.len() as u64;
+        if s1 <= from {
+            continue;
+        }
+        if s0 >= to {
+            break;
+        }
+        let a = from.max(s0);
+        let b = to.min(s1);
+        out.extend_from_slice(&bytes[(a - s0) as usize..(b - s0) as usize]);
+    }
+    out
 }
 
 /// Copies `len` bytes from the start of `src` to `dst` at `at`, in the kernel

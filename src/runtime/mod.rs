@@ -43,11 +43,14 @@
 pub mod inspect;
 mod load;
 mod lower;
+pub mod parallel;
 mod trap;
+mod view;
 mod wasi;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
@@ -59,8 +62,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::progress::ProgressState;
 use crate::region::{AccessError, Region, WriteError};
 use lower::RegionBytes;
+use view::View;
 
 pub use load::{wrap_module, WIT_SOURCE};
+pub use parallel::{chunk_size, default_jobs, MAX_PARTIAL, MIN_CHUNK};
 pub use wasi::MAX_WASI_OUTPUT;
 
 /// Generated bindings for the `transform` world.
@@ -72,16 +77,36 @@ mod bindings {
     });
 }
 
+/// Generated bindings for the `parallel` world: `transform` plus the
+/// `chunked` export. Its imports are those of [`bindings`], reused.
+mod parallel_bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "parallel",
+        imports: { default: trappable },
+        with: {
+            "mmhost:plugin/types": super::bindings::mmhost::plugin::types,
+            "mmhost:plugin/region": super::bindings::mmhost::plugin::region,
+            "mmhost:plugin/host": super::bindings::mmhost::plugin::host,
+            "mmhost:plugin/output": super::bindings::mmhost::plugin::output,
+            "mmhost:plugin/config": super::bindings::mmhost::plugin::config,
+        },
+    });
+}
+
 use bindings::mmhost::plugin::{config as wit_config, host, output, region as wit_region, types};
 use bindings::{Transform, TransformPre};
+use parallel_bindings::ParallelPre;
 
 /// The WIT package and world that plugins implement.
 ///
 /// Plugins built against an earlier 0.1.x version of the package load too:
 /// wasmtime's linker resolves an import of `mmhost:plugin/region@0.1.0` to the
 /// semver-compatible definition of `region@0.1.1`.
-pub const WORLD: &str = "mmhost:plugin/transform@0.1.1";
-const REGION_INTERFACE: &str = "mmhost:plugin/region@0.1.1";
+pub const WORLD: &str = "mmhost:plugin/transform@0.1.2";
+/// The world of plugins that can also run chunk by chunk on several threads.
+pub const PARALLEL_WORLD: &str = "mmhost:plugin/parallel@0.1.2";
+const REGION_INTERFACE: &str = "mmhost:plugin/region@0.1.2";
 
 /// Severity of a log message, and the user's threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,6 +193,13 @@ pub struct RunOptions {
     /// The step's configuration, handed to the plugin as JSON text by the
     /// `config.get` import (`null`: none).
     pub config: serde_json::Value,
+    /// How many plugin instances may run at once, on as many threads, for a
+    /// plugin of the `parallel` world. 1 runs every plugin serially.
+    pub jobs: usize,
+    /// The size of a chunk of a parallel run; `None` chooses one from the
+    /// region's size and `jobs` (see `parallel::chunk_size`). Giving one
+    /// makes a parallel plugin work in chunks even with one job.
+    pub chunk_size: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -180,6 +212,8 @@ impl Default for RunOptions {
             log_level: LogLevel::Info,
             progress: None,
             config: serde_json::Value::Null,
+            jobs: 1,
+            chunk_size: None,
         }
     }
 }
@@ -189,6 +223,9 @@ pub struct Plugin {
     name: String,
     path: PathBuf,
     pre: TransformPre<HostState>,
+    /// The same component seen as a `parallel` plugin, if it exports
+    /// `chunked`.
+    parallel: Option<ParallelPre<HostState>>,
     /// Compiled with fuel metering (by the runtime's second engine).
     metered: bool,
 }
@@ -208,6 +245,11 @@ impl Plugin {
     /// [`RunOptions::fuel`].
     pub fn metered(&self) -> bool {
         self.metered
+    }
+
+    /// Whether it implements the `parallel` world (exports `chunked`).
+    pub fn parallel(&self) -> bool {
+        self.parallel.is_some()
     }
 }
 
@@ -247,12 +289,13 @@ pub const MAX_RESULT_TEXT: usize = 1 << 20;
 
 /// Per-run state reachable from host functions.
 pub struct HostState {
-    region: Region,
+    view: View,
     plugin: String,
     out: Box<dyn Write + Send>,
     out_error: Option<io::Error>,
     log_level: LogLevel,
-    logged: u64,
+    /// Log messages printed by every instance of the run.
+    logged: Arc<AtomicU64>,
     limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -336,9 +379,9 @@ impl host::Host for HostState {
         if level > self.log_level {
             return Ok(());
         }
-        self.logged += 1;
+        let logged = self.logged.fetch_add(1, Ordering::Relaxed) + 1;
         let mut err = io::stderr().lock();
-        if self.logged <= MAX_LOG_LINES {
+        if logged <= MAX_LOG_LINES {
             let _ = writeln!(
                 err,
                 "{}: {}: {}",
@@ -346,7 +389,7 @@ impl host::Host for HostState {
                 level.name(),
                 plugin_text(&message, MAX_LOG_MESSAGE)
             );
-        } else if self.logged == MAX_LOG_LINES + 1 {
+        } else if logged == MAX_LOG_LINES + 1 {
             let _ = writeln!(
                 err,
                 "{}: more than {MAX_LOG_LINES} log messages; the rest are dropped",
@@ -387,18 +430,18 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     type Res<T> = wasmtime::Result<(std::result::Result<T, types::Error>,)>;
     let mut inst: LinkerInstance<'_, HostState> = linker.instance(REGION_INTERFACE)?;
     inst.func_wrap("size", |store: StoreContextMut<'_, HostState>, (): ()| {
-        Ok((store.data().region.size(),))
+        Ok((store.data().view.size(),))
     })?;
     inst.func_wrap(
         "writable",
-        |store: StoreContextMut<'_, HostState>, (): ()| Ok((store.data().region.writable(),)),
+        |store: StoreContextMut<'_, HostState>, (): ()| Ok((store.data().view.writable(),)),
     )?;
     inst.func_wrap(
         "segments",
         |store: StoreContextMut<'_, HostState>, (): ()| {
             let segs: Vec<wit_region::Segment> = store
                 .data()
-                .region
+                .view
                 .segments()
                 .iter()
                 .map(|s| wit_region::Segment {
@@ -414,7 +457,7 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "read",
         |store: StoreContextMut<'_, HostState>, (at, len): (i64, u64)| -> Res<RegionBytes> {
             let state = store.data();
-            let got = state.region.read_view(at, len).map(RegionBytes);
+            let got = state.view.read_view(at, len).map(RegionBytes);
             if got.is_ok() {
                 state.progress.add_read(len);
             }
@@ -428,7 +471,7 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             // copied straight into the mapping.
             let bytes = data.as_le_slice(&store);
             let state = store.data();
-            match state.region.write(at, bytes) {
+            match state.view.write(at, bytes) {
                 Ok(()) => {
                     state.progress.add_written(bytes.len() as u64);
                     Ok((Ok(()),))
@@ -447,18 +490,14 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
          -> Res<Vec<u64>> {
             let pattern = pattern.as_le_slice(&store);
             let state = store.data();
-            let found = state.region.find(pattern, start, end, limit);
+            let found = state.view.find(pattern, start, end, limit);
             Ok((found.map_err(Into::into),))
         },
     )?;
     inst.func_wrap(
         "locate",
         |store: StoreContextMut<'_, HostState>, (segment, delta): (u32, i64)| -> Res<u64> {
-            Ok((store
-                .data()
-                .region
-                .locate(segment, delta)
-                .map_err(Into::into),))
+            Ok((store.data().view.locate(segment, delta).map_err(Into::into),))
         },
     )?;
     Ok(())
@@ -578,6 +617,9 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| Error::plugin_load(path, load::describe_link_error(&e)))?;
+        // A plugin of the `parallel` world is a `transform` plugin too; the
+        // check below is the one that decides whether it loads at all.
+        let parallel = ParallelPre::new(pre.clone()).ok();
         let pre = TransformPre::new(pre).map_err(|e| {
             Error::plugin_load(
                 path,
@@ -595,6 +637,7 @@ impl Runtime {
             name,
             path: path.to_path_buf(),
             pre,
+            parallel,
             metered,
         })
     }
@@ -640,23 +683,147 @@ impl Runtime {
                 }
             }
         };
+        let watchdog = Watchdog::start(&host.engine, opts.timeout);
+        let logged = Arc::new(AtomicU64::new(0));
+        let ctx = StoreCtx {
+            host,
+            plugin,
+            opts,
+            progress,
+            logged,
+        };
+        match &plugin.parallel {
+            // Fuel runs stay serial: one instance, one deterministic count.
+            Some(pre) if opts.fuel.is_none() && (opts.jobs > 1 || opts.chunk_size.is_some()) => {
+                let result = parallel::run(&ctx, pre, region, out);
+                drop(watchdog);
+                result
+            }
+            _ => {
+                let mut store = ctx.store(View::Whole(region), out);
+                let called = plugin
+                    .pre
+                    .instantiate(&mut store)
+                    .and_then(|bindings: Transform| bindings.call_run(&mut store, &opts.args));
+                drop(watchdog);
+                let result = ctx.settle(called, &mut store);
+                RunResult {
+                    region: take_region(&mut store),
+                    result,
+                }
+            }
+        }
+    }
+}
+
+/// Takes the whole region back out of a store whose run has ended.
+fn take_region(store: &mut Store<HostState>) -> Region {
+    store
+        .data_mut()
+        .view
+        .take_region()
+        .expect("a finished run's store holds the whole region")
+}
+
+/// Moves the engine's epoch when a run's time is up, trapping every store of
+/// the run (they all have a deadline of one epoch). Stopped on drop.
+struct Watchdog {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(engine: &Engine, timeout: Option<Duration>) -> Watchdog {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = timeout.map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(t) {
+                    engine.increment_epoch();
+                }
+            })
+        });
+        Watchdog {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What every store of one run shares.
+struct StoreCtx<'a> {
+    host: &'a Host,
+    plugin: &'a Plugin,
+    opts: &'a RunOptions,
+    progress: Arc<ProgressState>,
+    logged: Arc<AtomicU64>,
+}
+
+/// A value a plugin returns, with its size limit.
+trait Returned {
+    /// The error if the value is over its limit.
+    fn over_limit(&self, plugin: &str) -> Option<Error>;
+}
+
+impl Returned for String {
+    fn over_limit(&self, plugin: &str) -> Option<Error> {
+        (self.len() > MAX_RESULT_TEXT).then(|| result_too_long(plugin, "ok", self))
+    }
+}
+
+impl Returned for Option<u64> {
+    fn over_limit(&self, _plugin: &str) -> Option<Error> {
+        None
+    }
+}
+
+impl Returned for Vec<u8> {
+    fn over_limit(&self, plugin: &str) -> Option<Error> {
+        (self.len() > parallel::MAX_PARTIAL).then(|| {
+            Error::new(
+                ErrorKind::PluginTrap,
+                format!(
+                    "plugin {plugin}: partial result limit exceeded: a chunk returned {} bytes, \
+                     over the limit of {} bytes",
+                    self.len(),
+                    parallel::MAX_PARTIAL
+                ),
+            )
+        })
+    }
+}
+
+impl StoreCtx<'_> {
+    /// A new store for one instance of the plugin, seeing `view` and
+    /// emitting into `out`, with the run's limits.
+    fn store(&self, view: View, out: Box<dyn Write + Send>) -> Store<HostState> {
+        let (plugin, opts) = (self.plugin, self.opts);
         let state = HostState {
-            region,
+            view,
             plugin: plugin.name.clone(),
             out,
             out_error: None,
             log_level: opts.log_level,
-            logged: 0,
+            logged: self.logged.clone(),
             limiter: Limiter {
                 max_memory: opts.max_memory,
                 refused: None,
             },
             wasi: wasi::sandboxed(&plugin.name),
             table: ResourceTable::new(),
-            progress,
+            progress: self.progress.clone(),
             config: opts.config.to_string(),
         };
-        let mut store = Store::new(&host.engine, state);
+        let mut store = Store::new(&self.host.engine, state);
         store.limiter(|s| &mut s.limiter);
         if plugin.metered {
             // Without a limit, fuel that lasts for ever (about 2^64 steps).
@@ -666,60 +833,47 @@ impl Runtime {
         }
         store.epoch_deadline_trap();
         // Without a timeout the deadline is never reached: the epoch only
-        // moves when a watchdog below fires.
+        // moves when the watchdog fires.
         store.set_epoch_deadline(if opts.timeout.is_some() { 1 } else { 1 << 62 });
+        store
+    }
 
-        let (stop, stopped) = mpsc::channel::<()>();
-        let watchdog = opts.timeout.map(|t| {
-            let engine = host.engine.clone();
-            std::thread::spawn(move || {
-                if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(t) {
-                    engine.increment_epoch();
-                }
-            })
-        });
-
-        let called = plugin
-            .pre
-            .instantiate(&mut store)
-            .and_then(|bindings: Transform| bindings.call_run(&mut store, &opts.args));
-        drop(stop);
-        if let Some(w) = watchdog {
-            let _ = w.join();
-        }
-
+    /// Turns what a call of the plugin returned into the run's result:
+    /// limits, `err` text, traps and a failed output stream become errors
+    /// that say what happened. Flushes the store's output first.
+    fn settle<T: Returned>(
+        &self,
+        called: wasmtime::Result<std::result::Result<T, String>>,
+        store: &mut Store<HostState>,
+    ) -> Result<T> {
+        let name = &self.plugin.name;
         let flushed = store.data_mut().out.flush();
-        let state = store.into_data();
-        let result = match called {
-            Ok(Ok(text)) if text.len() > MAX_RESULT_TEXT => {
-                Err(result_too_long(&plugin.name, "ok", &text))
-            }
-            Ok(Err(text)) if text.len() > MAX_RESULT_TEXT => {
-                Err(result_too_long(&plugin.name, "err", &text))
-            }
-            Ok(Ok(text)) => match (state.out_error, flushed) {
-                (Some(e), _) | (None, Err(e)) => Err(output_error(e)),
-                (None, Ok(())) => Ok(text),
+        let state = store.data_mut();
+        match called {
+            Ok(Ok(value)) => match (value.over_limit(name), state.out_error.take(), flushed) {
+                (Some(e), _, _) => Err(e),
+                (None, Some(e), _) | (None, None, Err(e)) => Err(output_error(e)),
+                (None, None, Ok(())) => Ok(value),
             },
+            Ok(Err(text)) if text.len() > MAX_RESULT_TEXT => {
+                Err(result_too_long(name, "err", &text))
+            }
             Ok(Err(message)) => Err(Error::new(
                 ErrorKind::PluginFailed,
                 format!(
-                    "plugin {} failed: {}",
-                    plugin.name,
+                    "plugin {name} failed: {}",
                     plugin_text(&message, MAX_RESULT_TEXT)
                 ),
             )),
-            Err(e) => Err(match (state.out_error, e.downcast::<HostFailure>()) {
-                (Some(out), _) => output_error(out),
-                (None, Ok(HostFailure(host))) => host,
-                (None, Err(e)) => {
-                    trap::describe(&plugin.name, &e, state.limiter.refused.as_deref(), opts)
-                }
-            }),
-        };
-        RunResult {
-            region: state.region,
-            result,
+            Err(e) => Err(
+                match (state.out_error.take(), e.downcast::<HostFailure>()) {
+                    (Some(out), _) => output_error(out),
+                    (None, Ok(HostFailure(host))) => host,
+                    (None, Err(e)) => {
+                        trap::describe(name, &e, state.limiter.refused.as_deref(), self.opts)
+                    }
+                },
+            ),
         }
     }
 }

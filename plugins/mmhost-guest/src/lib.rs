@@ -16,6 +16,16 @@
 //! * [`log`]: messages on the host's stderr, filtered by `-v`/`-q`;
 //! * [`progress`] and [`Progress`]: progress reports for long runs.
 //!
+//! # Parallel plugins
+//!
+//! A plugin whose work splits into independent ranges can let mmhost run it
+//! on every core: override [`Plugin::plan`] to return `Ok(Some(halo))`, do one
+//! chunk's work in [`Plugin::run_chunk`] (reads within `halo` bytes of the
+//! chunk, writes only inside it) and combine the chunks' partial results in
+//! [`Plugin::reduce`]. Its serial [`Plugin::run`] must give the same result;
+//! mmhost uses it for one job, fuel-metered runs and small regions. See the
+//! reference plugins `upper` and `count`.
+//!
 //! # Writing a plugin
 //!
 //! A plugin is a `cdylib` crate built for `wasm32-unknown-unknown`. It
@@ -54,7 +64,9 @@
 
 #![warn(missing_docs)]
 
-/// The bindings that `wit-bindgen` generates for the `transform` world.
+/// The bindings that `wit-bindgen` generates for the `parallel` world (the
+/// `transform` world plus the optional `chunked` export, which a [`Plugin`]
+/// that does not override its chunk methods declines at run time).
 ///
 /// Plugins normally use the wrappers of this crate instead; the module is
 /// public because the [`export!`] macro refers to it.
@@ -62,7 +74,7 @@
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "transform",
+        world: "parallel",
         path: "../../wit",
         pub_export_macro: true,
         default_bindings_module: "mmhost_guest::bindings",
@@ -115,12 +127,59 @@ pub trait Plugin {
     /// target allows it (`--output`), the writes of a failed run are not
     /// committed.
     fn run(args: Vec<String>) -> Result<String, String>;
+
+    /// Whether this run may be split into chunks, and how far beyond its
+    /// chunk each chunk must be able to read (its *halo*, at most 1 MiB: for
+    /// a search, the pattern's length minus one). The default, `Ok(None)`,
+    /// always runs [`Plugin::run`] serially.
+    fn plan(args: Vec<String>) -> Result<Option<u64>, String> {
+        let _ = args;
+        Ok(None)
+    }
+
+    /// Does the work of one chunk: reads inside `chunk.start - chunk.halo ..
+    /// chunk.end + chunk.halo`, writes inside `chunk.start..chunk.end`, and
+    /// returns a partial result (at most 1 MiB) for [`Plugin::reduce`]. Only
+    /// called after [`Plugin::plan`] returned `Some`.
+    fn run_chunk(args: Vec<String>, chunk: Chunk) -> Result<Vec<u8>, String> {
+        let _ = (args, chunk);
+        Err("this plugin does not work in chunks".to_string())
+    }
+
+    /// Combines the partial results of every chunk, in chunk order, into the
+    /// run's result: the same text [`Plugin::run`] would return. The whole
+    /// region is readable again.
+    fn reduce(args: Vec<String>, partials: Vec<Vec<u8>>) -> Result<String, String> {
+        let _ = (args, partials);
+        Err("this plugin does not work in chunks".to_string())
+    }
 }
+
+/// One chunk of a parallel run: its `index` among `count` chunks, its global
+/// range `start..end` and the `halo` it may read beyond each side.
+pub use bindings::exports::mmhost::plugin::chunked::Chunk;
 
 impl<T: Plugin> bindings::Guest for T {
     fn run(args: Vec<String>) -> Result<String, String> {
         install_panic_hook();
         <T as Plugin>::run(args)
+    }
+}
+
+impl<T: Plugin> bindings::exports::mmhost::plugin::chunked::Guest for T {
+    fn plan(args: Vec<String>) -> Result<Option<u64>, String> {
+        install_panic_hook();
+        <T as Plugin>::plan(args)
+    }
+
+    fn run_chunk(args: Vec<String>, chunk: Chunk) -> Result<Vec<u8>, String> {
+        install_panic_hook();
+        <T as Plugin>::run_chunk(args, chunk)
+    }
+
+    fn reduce(args: Vec<String>, partials: Vec<Vec<u8>>) -> Result<String, String> {
+        install_panic_hook();
+        <T as Plugin>::reduce(args, partials)
     }
 }
 

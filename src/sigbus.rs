@@ -55,13 +55,9 @@ static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
 
 const INPUT_TRUNCATED: &[u8] =
     b": an input file was truncated by another process while mapped (SIGBUS at byte ";
-const COPY_TRUNCATED: &[u8] = b": the temporary copy of the inputs for this output was \
-truncated by another process while mapped (SIGBUS at byte ";
 const NOTHING_COMMITTED: &[u8] = b"; no changes were committed\n";
 const COPIES_LEFT: &[u8] = b"; no changes were committed (the next mmhost run over these \
 files removes the unfinished copies)\n";
-const COPY_LEFT: &[u8] = b"; no changes were committed (its .mmhost-*.tmp file is left \
-beside it)\n";
 
 /// Installs the `SIGBUS` handler for the whole process (once; later calls do
 /// nothing).
@@ -101,10 +97,9 @@ pub fn watch(region: &Region) -> Watching {
             name: printable(path),
         })
         .collect();
-    let (what, tail) = match (region.copy_target(), region.writable()) {
-        (Some(_), _) => (COPY_TRUNCATED, COPY_LEFT),
-        (None, true) => (INPUT_TRUNCATED, COPIES_LEFT),
-        (None, false) => (INPUT_TRUNCATED, NOTHING_COMMITTED),
+    let (what, tail) = match region.writable() {
+        true => (INPUT_TRUNCATED, COPIES_LEFT),
+        false => (INPUT_TRUNCATED, NOTHING_COMMITTED),
     };
     let table = Box::new(Table {
         entries: entries.into_boxed_slice(),

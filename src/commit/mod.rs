@@ -262,7 +262,7 @@ pub fn prepare(
                 .try_clone()
                 .map_err(|e| Error::output(out, describe_io(&e)))?;
             pending.output = Some(temp);
-            Region::over_copy(inputs, file, out)?
+            Region::open(inputs, Access::Output(file, out.clone()))?
         }
     };
     Ok((region, pending))
@@ -311,9 +311,7 @@ impl Pending {
         let files = match &self.target {
             Target::ReadOnly => Vec::new(),
             Target::Output(out) => {
-                region
-                    .sync_copy()
-                    .map_err(|e| Error::output(out, e.message()))?;
+                region.finish_output()?;
                 let temp = self.output.as_mut().expect("output target has a copy");
                 std::fs::rename(&temp.path, out).map_err(|e| {
                     Error::output(
@@ -381,10 +379,11 @@ fn finish_copies(region: &Region, staging: &mut Staging, every_input: bool) -> R
     for (i, input) in region.inputs().iter().enumerate() {
         let dest = staging.dests[i].clone();
         let fail = |e: io::Error| Error::output(&dest, describe_io(&e));
-        if region.sync_staged(i).map_err(fail)? {
+        if region.is_staged(i) {
             let temp = staging.temps[i]
                 .as_ref()
                 .expect("a staged input has a copy");
+            region.finish_staged(i, &temp.file).map_err(fail)?;
             temp.file.sync_all().map_err(fail)?;
             continue;
         }

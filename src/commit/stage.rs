@@ -21,7 +21,7 @@ use rustix::fs::FlockOperation;
 use super::failpoint;
 use super::journal::{TEMP_MARK, TEMP_SUFFIX};
 use crate::error::{describe_io, Error, Result};
-use crate::region::{copy_range, InputFile, Stage};
+use crate::region::{InputFile, Stage};
 
 /// A staged copy; removed on drop unless [`TempFile::keep`] was called.
 pub(crate) struct TempFile {
@@ -152,7 +152,9 @@ impl Staging {
     }
 }
 
-/// The region's side of staging: copy a whole input on its first write.
+/// The region's side of staging: on an input's first write, a new file of
+/// its length beside its destination (all holes: the region writes the
+/// plugin's bytes into it and fills in the rest at commit).
 pub(crate) struct SharedStaging(pub(crate) Arc<Mutex<Staging>>);
 
 impl Stage for SharedStaging {
@@ -160,16 +162,8 @@ impl Stage for SharedStaging {
         let mut staging = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let dest = staging.dests[index].clone();
         let temp = staging.create(index, input)?;
-        let fail = |e: io::Error| {
-            Error::output(
-                &dest,
-                format!("cannot copy {}: {}", input.path.display(), describe_io(&e)),
-            )
-        };
-        match input.file() {
-            Some(src) => copy_range(src, &temp.file, 0, input.len).map_err(fail)?,
-            None => return Err(fail(io::Error::other("the input was closed after reading"))),
-        }
+        let fail = |e: io::Error| Error::output(&dest, describe_io(&e));
+        temp.file.set_len(input.len).map_err(fail)?;
         temp.file.try_clone().map_err(fail)
     }
 }

@@ -146,17 +146,6 @@ impl Reservation {
         Ok(())
     }
 
-    /// Copies `dst.len()` bytes at `offset` out of the reservation.
-    ///
-    /// # Safety
-    /// `[offset, offset + dst.len())` must be mapped readable memory inside
-    /// the reservation.
-    pub(crate) unsafe fn read(&self, offset: u64, dst: &mut [u8]) {
-        // SAFETY: the caller guarantees the source is mapped and readable;
-        // `dst` is a distinct Rust allocation, so the ranges cannot overlap.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr(offset), dst.as_mut_ptr(), dst.len()) }
-    }
-
     /// Copies `src` into the reservation at `offset`.
     ///
     /// # Safety
@@ -167,6 +156,48 @@ impl Reservation {
         // unaliased; `src` is not inside the reservation (callers pass guest
         // memory or host buffers).
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr(offset), src.len()) }
+    }
+
+    /// Copies `src` into a shared file mapping at `offset`, first populating
+    /// its pages writable in one call (`MADV_POPULATE_WRITE`, Linux 5.14):
+    /// one system call instead of a page fault per page, and a full disk is
+    /// an error here instead of a `SIGBUS` in the copy. On a kernel without
+    /// it, the copy faults the pages in as usual.
+    ///
+    /// # Safety
+    /// As for [`Reservation::write`]; the range must be a shared file
+    /// mapping.
+    pub(crate) unsafe fn write_populated(&self, offset: u64, src: &[u8]) -> io::Result<()> {
+        if src.is_empty() {
+            return Ok(());
+        }
+        let page = rustix::param::page_size() as u64;
+        let first = offset / page * page;
+        let end = (offset + src.len() as u64).next_multiple_of(page);
+        // SAFETY: the pages lie inside our reservation (the caller's
+        // contract); populating them changes no byte.
+        let advised = unsafe {
+            mm::madvise(
+                self.ptr(first).cast(),
+                (end - first) as usize,
+                mm::Advice::LinuxPopulateWrite,
+            )
+        };
+        match advised {
+            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+            // EFAULT: the pages could not be made writable (no space left
+            // for the file's blocks, or it was truncated): writing would
+            // raise SIGBUS.
+            Err(rustix::io::Errno::FAULT) => {
+                return Err(io::Error::other(
+                    "no space for the written bytes (is the disk full?)",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // SAFETY: the caller's contract, as for `write`.
+        unsafe { self.write(offset, src) };
+        Ok(())
     }
 
     /// The bytes `[offset, offset + len)` as a slice.

@@ -98,7 +98,7 @@ impl Partial {
     }
 
     fn decode(bytes: &[u8]) -> Result<Partial, String> {
-        if bytes.len() < 24 || bytes.len() % 8 != 0 {
+        if bytes.len() < 24 || !bytes.len().is_multiple_of(8) {
             return Err(format!("count: a partial result of {} bytes", bytes.len()));
         }
         let words: Vec<u64> = bytes

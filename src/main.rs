@@ -445,7 +445,7 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
     let runtime = Runtime::new(&RuntimeOptions::with_default_cache())?;
     let loads = runtime
         .load(plugin)
-        .map(|_| ())
+        .map(|p| p.parallel())
         .map_err(|e| e.message().to_string());
     let mut out = io::stdout().lock();
     let write_err = |e: io::Error| {
@@ -454,6 +454,7 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
     if json {
         let mut v = serde_json::to_value(&info).expect("inspection is JSON");
         v["loads"] = serde_json::json!(loads.is_ok());
+        v["parallel"] = serde_json::json!(loads.as_ref().is_ok_and(|p| *p));
         if let Err(why) = &loads {
             v["load_error"] = serde_json::json!(why);
         }
@@ -468,8 +469,11 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         }
     };
     let world = match (&loads, &info.mmhost_version) {
-        (Ok(()), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
-        (Ok(()), None) => "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into(),
+        (Ok(true), Some(v)) => {
+            format!("mmhost:plugin/parallel@{v} (loads in this mmhost; may work in chunks on --jobs threads)")
+        }
+        (Ok(false), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
+        (Ok(_), None) => "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into(),
         (Err(why), _) => format!("does not load in this mmhost: {why}"),
     };
     let text = format!(

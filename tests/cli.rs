@@ -248,10 +248,12 @@ fn inspect_describes_a_plugin() {
     let text = stdout_of(&["inspect", plugin("upper").to_str().unwrap()]);
     assert!(text.contains("kind:         component"), "{text}");
     assert!(
-        text.contains("world:        mmhost:plugin/transform@0.1.1 (loads in this mmhost)"),
+        text.contains(
+            "world:        mmhost:plugin/parallel@0.1.2 (loads in this mmhost; may work in chunks"
+        ),
         "{text}"
     );
-    assert!(text.contains("mmhost:plugin/region@0.1.1"), "{text}");
+    assert!(text.contains("mmhost:plugin/region@0.1.2"), "{text}");
     assert!(text.contains("language:     Rust"), "{text}");
     let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
         "inspect",
@@ -260,9 +262,13 @@ fn inspect_describes_a_plugin() {
     ]))
     .unwrap();
     assert_eq!(v["kind"], "component");
-    assert_eq!(v["mmhost_version"], "0.1.1");
-    assert_eq!(v["exports"], serde_json::json!(["run"]));
+    assert_eq!(v["mmhost_version"], "0.1.2");
+    assert_eq!(
+        v["exports"],
+        serde_json::json!(["run", "mmhost:plugin/chunked@0.1.2"])
+    );
     assert_eq!(v["loads"], true);
+    assert_eq!(v["parallel"], true);
     assert_eq!(v["size"], std::fs::metadata(plugin("count")).unwrap().len());
     // Something that is not a plugin is described as such.
     let dir = tempfile::tempdir().unwrap();

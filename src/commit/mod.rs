@@ -1,13 +1,15 @@
 //! Where a run's writes go, and making them reach the disk all or nothing.
 //!
-//! # The design: copy on first write, then one journaled swap
+//! # The design: a new version on first write, then one journaled swap
 //!
 //! mmhost never writes into a user's file. Inputs are mapped read-only; the
-//! first write to a file makes a *staged copy* beside it (`copy_file_range`,
-//! which reflinks on file systems that can) and maps the copy over the
-//! original's slot, so later reads see the plugin's writes ([`stage`]). Small
+//! first write to a file creates its *staged copy* beside it, an empty file of
+//! its length ([`stage`]) that the region maps into its shadow and writes
+//! into, remembering the ranges written so that later reads see them. Small
 //! packed files are written in memory and staged only at commit. When the
-//! plugin has finished successfully, every copy is `fsync`ed and the copies
+//! plugin has finished successfully, each copy gets the ranges the plugin did
+//! not write from its original (`copy_file_range`, which reflinks on file
+//! systems that can), every copy is `fsync`ed and the copies
 //! are renamed over their destinations as one atomic step under an intent log
 //! ([`journal`]). Until the log's commit point nothing the user owns has
 //! changed; after it, recovery finishes the renames. So a trap, an `err`, a
@@ -17,10 +19,11 @@
 //!
 //! Why not an undo journal written in place? It preserves inode identity, but
 //! it must fsync the journal before each first overwrite, buffer writes
-//! between group commits and overlay that buffer on every read. Copy on write
-//! needs none of that: memory stays bounded (copies are file-backed
-//! mappings), reads need no overlay, and the cost is disk: one copy of each
-//! file written (none where reflinks work).
+//! between group commits and overlay that buffer on every read. New versions
+//! need none of that: memory stays bounded (they are file-backed mappings),
+//! reads need only the region's set of written ranges, and the cost is disk:
+//! one new version of each file written (its unwritten ranges reflinked where
+//! the file system can).
 //!
 //! Consequences, checked before the plugin runs ([`check_in_place`]):
 //! - a file with several hard links is refused: replacing it would split the
@@ -41,8 +44,9 @@
 //! - [`Target::OutputDir`]: every input is written, transformed or not, to
 //!   the directory under its own name, as one atomic step; inputs are never
 //!   opened for writing.
-//! - [`Target::Output`]: the concatenation is copied into one new file beside
-//!   the output path, the plugin runs over it, and it is renamed into place.
+//! - [`Target::Output`]: writes go to one new file beside the output path at
+//!   their global offsets; at commit the bytes never written are copied in
+//!   from the inputs and it is renamed into place.
 //!
 //! A dry run stages copies in the system's temporary directory and, instead
 //! of committing, counts the bytes that would change.

@@ -234,7 +234,7 @@ fn every_class_of_invalid_job_fails_precisely_and_touches_no_file() {
             format!(r#"{{"inputs": ["a.txt"], "write": "in_place", "limits": {{"memory": "1G"}}, "steps": [{{"plugin": "{up}"}}]}}"#),
             USAGE,
             "job.json:1:62: limits.memory: unknown field `memory`, expected one of \
-             `max_memory`, `timeout`, `fuel`"
+             `max_memory`, `timeout`, `fuel`, `jobs`"
                 .to_string(),
         ),
         // Wrong types.
@@ -754,7 +754,13 @@ fn every_field_reaches_the_run() {
     assert_eq!(report["job_file"], "proj/job.json");
     let segments = report["segments"].as_array().unwrap();
     assert_eq!(segments.len(), order.len());
-    assert!(segments.iter().all(|s| s["placement"] == "copied"));
+    // --output maps the inputs too (writes go to the output file).
+    assert!(
+        segments
+            .iter()
+            .all(|s| s["placement"] == "packed" || s["placement"] == "mapped"),
+        "{segments:?}"
+    );
 
     // dry_run from the file: nothing is written.
     let dry = write_job(

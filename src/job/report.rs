@@ -109,7 +109,7 @@ pub struct SegmentJson {
     /// Its length in bytes.
     pub len: u64,
     /// `mapped`, `packed` (small files copied into memory), `empty`, or
-    /// `copied` (into the `--output` file, which is mapped whole).
+    /// `unknown` (the run ended before the files were mapped).
     pub placement: String,
 }
 
@@ -132,7 +132,7 @@ fn placement(p: Option<Placement>, len: u64) -> &'static str {
         (Some(Placement::Empty), _) | (None, 0) => "empty",
         (Some(Placement::Mapped), _) => "mapped",
         (Some(Placement::Packed), _) => "packed",
-        (None, _) => "copied",
+        (None, _) => "unknown",
     }
 }
 

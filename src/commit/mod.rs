@@ -260,11 +260,10 @@ pub fn prepare(
             }
             let dir = scratch.unwrap_or_else(|| parent_dir(out));
             let like = std::fs::metadata(out).ok();
-            let temp = TempFile::create(&dir, out, like.as_ref())?;
+            let mut temp = TempFile::create(&dir, out, like.as_ref())?;
             let file = temp
-                .file
-                .try_clone()
-                .map_err(|e| Error::output(out, describe_io(&e)))?;
+                .take_file()
+                .expect("a new temporary file has its descriptor");
             pending.output = Some(temp);
             Region::open(inputs, Access::Output(file, out.clone()))?
         }
@@ -383,24 +382,19 @@ fn finish_copies(region: &Region, staging: &mut Staging, every_input: bool) -> R
     for (i, input) in region.inputs().iter().enumerate() {
         let dest = staging.dests[i].clone();
         let fail = |e: io::Error| Error::output(&dest, describe_io(&e));
-        if region.is_staged(i) {
-            let temp = staging.temps[i]
-                .as_ref()
-                .expect("a staged input has a copy");
-            region.finish_staged(i, &temp.file).map_err(fail)?;
-            temp.file.sync_all().map_err(fail)?;
+        if region.finish_staged(i).map_err(fail)? {
             continue;
         }
         if region.is_written(i) {
             let temp = staging.create(i, input)?;
-            region.write_input_to(i, &temp.file).map_err(fail)?;
+            region.write_input_to(i, temp.file()).map_err(fail)?;
         } else if every_input {
             let temp = staging.create(i, input)?;
             match input.file() {
-                Some(src) => copy_range(src, &temp.file, 0, input.len),
-                None => region.write_input_to(i, &temp.file),
+                Some(src) => copy_range(src, temp.file(), 0, input.len),
+                None => region.write_input_to(i, temp.file()),
             }
-            .and_then(|()| temp.file.sync_all())
+            .and_then(|()| temp.file().sync_all())
             .map_err(fail)?;
         }
     }

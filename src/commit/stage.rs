@@ -26,7 +26,9 @@ use crate::region::{InputFile, Stage};
 /// A staged copy; removed on drop unless [`TempFile::keep`] was called.
 pub(crate) struct TempFile {
     pub(crate) path: PathBuf,
-    pub(crate) file: File,
+    /// `None` once handed to the region ([`TempFile::take_file`]), which then
+    /// holds the only descriptor (and with it the lock).
+    file: Option<File>,
     keep: bool,
 }
 
@@ -72,15 +74,15 @@ impl TempFile {
             };
             let temp = TempFile {
                 path,
-                file,
+                file: Some(file),
                 keep: false,
             };
             let fail = |e: io::Error| Error::output(dest, describe_io(&e));
-            rustix::fs::flock(&temp.file, FlockOperation::NonBlockingLockExclusive)
+            rustix::fs::flock(temp.file(), FlockOperation::NonBlockingLockExclusive)
                 .map_err(|e| fail(e.into()))?;
             if let Some(m) = like {
                 // The umask narrowed `mode`; the replaced file's mode wins.
-                temp.file
+                temp.file()
                     .set_permissions(Permissions::from_mode(mode))
                     .map_err(fail)?;
                 if m.uid() != rustix::process::geteuid().as_raw()
@@ -88,11 +90,28 @@ impl TempFile {
                 {
                     // Only root (or the owner, for the group) may do this;
                     // `check_in_place` refused files we could not chown.
-                    let _ = std::os::unix::fs::fchown(&temp.file, Some(m.uid()), Some(m.gid()));
+                    let _ = std::os::unix::fs::fchown(temp.file(), Some(m.uid()), Some(m.gid()));
                 }
             }
             return Ok(temp);
         }
+    }
+
+    /// The open file.
+    ///
+    /// # Panics
+    /// If it was handed over with [`TempFile::take_file`].
+    pub(crate) fn file(&self) -> &File {
+        self.file
+            .as_ref()
+            .expect("the copy's descriptor was handed to the region")
+    }
+
+    /// Hands the descriptor over (to the region, which writes the copy and
+    /// syncs it at commit), so that a copy costs one descriptor, not two.
+    /// The `flock` stays: it belongs to the open file, not this handle.
+    pub(crate) fn take_file(&mut self) -> Option<File> {
+        self.file.take()
     }
 
     /// Keeps the file when dropped (it was renamed into place).
@@ -132,7 +151,7 @@ impl Staging {
     }
 
     /// Creates the copy file for input `i` (empty), recording it.
-    pub(crate) fn create(&mut self, i: usize, input: &InputFile) -> Result<&TempFile> {
+    pub(crate) fn create(&mut self, i: usize, input: &InputFile) -> Result<&mut TempFile> {
         let dest = &self.dests[i];
         let dir = match &self.scratch_dir {
             Some(d) => d.clone(),
@@ -163,7 +182,8 @@ impl Stage for SharedStaging {
         let dest = staging.dests[index].clone();
         let temp = staging.create(index, input)?;
         let fail = |e: io::Error| Error::output(&dest, describe_io(&e));
-        temp.file.set_len(input.len).map_err(fail)?;
-        temp.file.try_clone().map_err(fail)
+        temp.file().set_len(input.len).map_err(fail)?;
+        temp.take_file()
+            .ok_or_else(|| fail(io::Error::other("the copy was handed over twice")))
     }
 }

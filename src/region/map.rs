@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io;
 use std::ptr::NonNull;
 
-use rustix::mm::{self, MapFlags, MprotectFlags, MsyncFlags, ProtFlags};
+use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
 
 /// Alignment of the reservation's base: 2 MiB, so that slots placed at 2 MiB
 /// offsets are 2 MiB-aligned in memory too (huge-page friendly).
@@ -138,14 +138,6 @@ impl Reservation {
         Ok(())
     }
 
-    /// Writes dirty pages of a shared file mapping back to the file.
-    pub(crate) fn sync(&self, offset: u64, len: usize) -> io::Result<()> {
-        self.check(offset, len);
-        // SAFETY: msync only flushes pages of our own mapping.
-        unsafe { mm::msync(self.ptr(offset).cast(), len, MsyncFlags::SYNC)? };
-        Ok(())
-    }
-
     /// Copies `src` into the reservation at `offset`.
     ///
     /// # Safety
@@ -156,48 +148,6 @@ impl Reservation {
         // unaliased; `src` is not inside the reservation (callers pass guest
         // memory or host buffers).
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr(offset), src.len()) }
-    }
-
-    /// Copies `src` into a shared file mapping at `offset`, first populating
-    /// its pages writable in one call (`MADV_POPULATE_WRITE`, Linux 5.14):
-    /// one system call instead of a page fault per page, and a full disk is
-    /// an error here instead of a `SIGBUS` in the copy. On a kernel without
-    /// it, the copy faults the pages in as usual.
-    ///
-    /// # Safety
-    /// As for [`Reservation::write`]; the range must be a shared file
-    /// mapping.
-    pub(crate) unsafe fn write_populated(&self, offset: u64, src: &[u8]) -> io::Result<()> {
-        if src.is_empty() {
-            return Ok(());
-        }
-        let page = rustix::param::page_size() as u64;
-        let first = offset / page * page;
-        let end = (offset + src.len() as u64).next_multiple_of(page);
-        // SAFETY: the pages lie inside our reservation (the caller's
-        // contract); populating them changes no byte.
-        let advised = unsafe {
-            mm::madvise(
-                self.ptr(first).cast(),
-                (end - first) as usize,
-                mm::Advice::LinuxPopulateWrite,
-            )
-        };
-        match advised {
-            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
-            // EFAULT: the pages could not be made writable (no space left
-            // for the file's blocks, or it was truncated): writing would
-            // raise SIGBUS.
-            Err(rustix::io::Errno::FAULT) => {
-                return Err(io::Error::other(
-                    "no space for the written bytes (is the disk full?)",
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        // SAFETY: the caller's contract, as for `write`.
-        unsafe { self.write(offset, src) };
-        Ok(())
     }
 
     /// The bytes `[offset, offset + len)` as a slice.

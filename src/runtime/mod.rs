@@ -700,7 +700,7 @@ impl Runtime {
                 result
             }
             _ => {
-                let mut store = ctx.store(View::Whole(region), out);
+                let mut store = ctx.store(View::Whole(Box::new(region)), out);
                 let called = plugin
                     .pre
                     .instantiate(&mut store)

@@ -73,7 +73,10 @@ pub(super) fn run(
 ) -> RunResult {
     let opts = ctx.opts;
     let ordered = Arc::new(Ordered::new(out));
-    let mut store = ctx.store(View::Whole(region), Box::new(Direct(ordered.clone())));
+    let mut store = ctx.store(
+        View::Whole(Box::new(region)),
+        Box::new(Direct(ordered.clone())),
+    );
     let inst: Parallel = match pre.instantiate(&mut store) {
         Ok(inst) => inst,
         Err(e) => {
@@ -107,7 +110,7 @@ pub(super) fn run(
     let plan = match ChunkPlan::new(region, chunk, halo) {
         Ok(plan) => plan,
         Err(region) => {
-            store.data_mut().view = View::Whole(*region);
+            store.data_mut().view = View::Whole(region);
             return serial(ctx, &inst, store);
         }
     };
@@ -124,7 +127,7 @@ pub(super) fn run(
     let region = plan
         .into_region()
         .expect("every chunk view was dropped with its worker");
-    store.data_mut().view = View::Whole(region);
+    store.data_mut().view = View::Whole(Box::new(region));
     let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     if let Some(f) = failures.into_iter().min_by_key(|f| (f.secondary, f.index)) {
         return finish(&mut store, Err(f.error));

@@ -6,8 +6,9 @@ use crate::region::{AccessError, ReadView, Region, Segment, WriteError};
 
 /// The region as one store's host calls reach it.
 pub(crate) enum View {
-    /// The whole region, owned by this store.
-    Whole(Region),
+    /// The whole region, owned by this store (boxed: a region is much
+    /// larger than a chunk view).
+    Whole(Box<Region>),
     /// One chunk of a parallel run.
     Chunk(ChunkView),
     /// Nothing: the store's region was lent out (to the chunks), or this
@@ -89,7 +90,7 @@ impl View {
     /// Takes the whole region out, leaving the view detached.
     pub(crate) fn take_region(&mut self) -> Option<Region> {
         match std::mem::replace(self, View::Detached) {
-            View::Whole(r) => Some(r),
+            View::Whole(r) => Some(*r),
             other => {
                 *self = other;
                 None

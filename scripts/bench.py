@@ -144,6 +144,13 @@ def run(argv, cwd=None, env=None, timeout=1800, sample_rss=False, stdin=None):
             t0 = time.perf_counter()
             p = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=fin, stdout=out,
                                  stderr=err, start_new_session=True)
+        except OSError as e:
+            # No such program or working directory: a failed run (exit 127,
+            # as a shell says), reported by the caller as FAILED with this.
+            if statfile:
+                os.unlink(statfile)
+            return Run(127, 0.0, (0.0, 0.0, 0, 0, 0), b"",
+                       f"cannot run {argv[0]} in {cwd or '.'}: {e}".encode())
         finally:
             if stdin:
                 fin.close()
@@ -695,13 +702,19 @@ def measure(cmds, reps, check, before_check=None, before_run=None):
             continue
         if before_check:
             before_check(name)
-        if before_run:
-            before_run()
-        r = run(c.argv, c.cwd, c.env)
-        if r.code != 0:
-            res.status = describe_failure(r)
+        try:
+            if before_run:
+                before_run()
+            r = run(c.argv, c.cwd, c.env)
+            if r.code != 0:
+                res.status = describe_failure(r)
+                continue
+            wrong = check(name, r)
+        except OSError as e:
+            # A missing working or output directory, program or output file:
+            # the contender's failure, reported as such, never a crash.
+            res.status = f"FAILED: {e}"
             continue
-        wrong = check(name, r)
         if wrong:
             res.status = f"WRONG: {wrong}"
             continue
@@ -709,9 +722,15 @@ def measure(cmds, reps, check, before_check=None, before_run=None):
     for _ in range(reps):
         for name in order:
             c = cmds[name]
-            if before_run:
-                before_run()
-            r = run(c.argv, c.cwd, c.env)
+            if not results[name].status == "ok":
+                continue
+            try:
+                if before_run:
+                    before_run()
+                r = run(c.argv, c.cwd, c.env)
+            except OSError as e:
+                results[name].status = f"FAILED: {e}"
+                continue
             if r.code != 0:
                 results[name].status = describe_failure(r)
                 continue

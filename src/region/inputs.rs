@@ -5,28 +5,49 @@
 //! naming the path, and changes nothing.
 //!
 //! Each file is opened once and checked on the open descriptor (`fstat`), so a
-//! path swapped for something else between the check and the mapping is seen.
-//! An advisory lock (`flock`: shared for reading, exclusive for writing) is
-//! held for the run, so two mmhost runs never write the same file at once.
+//! path swapped for something else between the check and the opening is seen.
+//! An advisory lock (`flock`: shared for reading, exclusive for writing) keeps
+//! two mmhost runs from writing the same file at once.
+//!
+//! # Descriptors
+//!
+//! A read-only run must not need a descriptor per input: the open-file limit
+//! (often 1,024, 20,000 here) is far below the 100,000 files a run may name.
+//! So opening an input read-only checks it and **closes it again**, keeping
+//! its identity (device and inode) and length ([`Content::Closed`]). When the
+//! region needs its bytes it reopens the path with [`InputFile::open_checked`],
+//! which refuses a path that now names another file (replaced, renamed over)
+//! or one that shrank, and takes the shared lock again; the bytes mapped or
+//! copied are therefore those of the file checked here. The region closes the
+//! descriptor as soon as the file is mapped (a mapping keeps its file alive,
+//! and with it the `flock`, until it is unmapped) or copied (packed files), so
+//! a read-only run holds a handful of descriptors however many inputs it has.
+//!
+//! A run that replaces its inputs (`writable`) keeps each one open and locked
+//! exclusively for the whole run ([`Content::Open`]): its lock must not lapse
+//! between the check and the commit, and the staged copies are made from it.
+//! That needs two descriptors a written file (the input and its copy), so such
+//! a run is refused up front when the limit cannot allow it. Standard input,
+//! spooled into an unnamed file, is always held open (it has no path to
+//! reopen).
 //!
 //! The length read here is the file's length for the whole run: a file that
 //! grows later is mapped at this length, and one that shrinks before it is
-//! mapped is refused by [`super::Region::open`]. One truncated while mapped is
-//! the business of [`crate::sigbus`].
+//! mapped or copied is refused. One truncated while mapped is the business of
+//! [`crate::sigbus`].
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, StatFs};
 
 use crate::error::{describe_io, Error, Result};
 
-/// Files below this size are read at once when opened read-only, and closed:
-/// a run over 100,000 small files must not need 100,000 descriptors. The
-/// layout packs such files instead of mapping them (see [`super::layout`]).
+/// Files below this size are packed (copied) rather than mapped: see
+/// [`super::layout`].
 pub const SMALL_FILE: u64 = 64 << 10;
 
 /// Descriptors kept free for everything else the process opens.
@@ -42,45 +63,106 @@ pub struct InputFile {
     content: Content,
 }
 
+/// Where an input's bytes can be had; see the module docs.
 #[derive(Debug)]
 enum Content {
     /// The open file (read-only, or read-write for in-place runs), locked.
     Open(File),
-    /// A small file read whole when it was opened read-only, then closed.
-    Read(Vec<u8>),
-    /// Its bytes were read and handed over (packed into the region), so the
-    /// copy here was freed: a run over 1 GiB of small files holds 1 GiB of
-    /// them, not 2.
-    Released,
+    /// Checked and closed (read-only runs): reopened by path, and checked to
+    /// be the same file, when its bytes are needed.
+    Closed {
+        /// Device and inode when it was checked.
+        id: (u64, u64),
+    },
+}
+
+/// A descriptor of an input: the one it holds, or a new one reopened and
+/// checked by [`InputFile::open_checked`] (closed when dropped).
+#[derive(Debug)]
+pub enum FileRef<'a> {
+    /// The input's own descriptor.
+    Held(&'a File),
+    /// A descriptor opened for this use.
+    Reopened(File),
+}
+
+impl std::ops::Deref for FileRef<'_> {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        match self {
+            FileRef::Held(f) => f,
+            FileRef::Reopened(f) => f,
+        }
+    }
 }
 
 impl InputFile {
-    /// The open file, unless it was small and read whole.
+    /// The open file, if the input holds its descriptor (inputs of a run that
+    /// replaces them, standard input, and the mapped inputs of a region that
+    /// stages copies); see [`InputFile::open_checked`] for the others.
     pub fn file(&self) -> Option<&File> {
         match &self.content {
             Content::Open(f) => Some(f),
-            Content::Read(_) | Content::Released => None,
+            Content::Closed { .. } => None,
         }
     }
 
-    /// Frees the bytes of a small file read whole, once they are placed
-    /// elsewhere; later reads of its start go to the file by its path.
-    pub(crate) fn release_bytes(&mut self) {
-        if matches!(self.content, Content::Read(_)) {
-            self.content = Content::Released;
-        }
-    }
-
-    /// Fills `dst` with the file's first `dst.len()` bytes.
-    pub fn read_start(&self, dst: &mut [u8]) -> io::Result<()> {
-        match &self.content {
-            Content::Open(f) => f.read_exact_at(dst, 0),
-            Content::Read(bytes) => {
-                dst.copy_from_slice(&bytes[..dst.len()]);
-                Ok(())
+    /// A descriptor of this input: the one it holds, or the path reopened
+    /// (read-only, shared lock) and checked to be the very file that was
+    /// validated, at least as long as it was then. The error names the file:
+    /// replaced by another, shrunk, locked, unreadable.
+    pub fn open_checked(&self) -> Result<FileRef<'_>> {
+        let path = &self.path;
+        let id = match &self.content {
+            Content::Open(f) => {
+                let now = f
+                    .metadata()
+                    .map_err(|e| Error::input(path, describe_io(&e)))?
+                    .len();
+                if now < self.len {
+                    return Err(self.shrank(Some(now)));
+                }
+                return Ok(FileRef::Held(f));
             }
-            Content::Released => File::open(&self.path)?.read_exact_at(dst, 0),
+            Content::Closed { id } => *id,
+        };
+        let file = open_read_only(path)?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::input(path, describe_io(&e)))?;
+        if (meta.dev(), meta.ino()) != id || !meta.file_type().is_file() {
+            return Err(Error::input(
+                path,
+                "was replaced by another file since it was opened (renamed or moved over); \
+                 nothing was run",
+            ));
         }
+        if meta.len() < self.len {
+            return Err(self.shrank(Some(meta.len())));
+        }
+        lock(&file, path, false)?;
+        Ok(FileRef::Reopened(file))
+    }
+
+    /// Keeps `file` (from [`InputFile::open_checked`]) as this input's
+    /// descriptor from now on.
+    pub(crate) fn hold(&mut self, file: File) {
+        self.content = Content::Open(file);
+    }
+
+    /// The error for an input that is shorter than when it was opened (`now`
+    /// bytes, if known).
+    pub(crate) fn shrank(&self, now: Option<u64>) -> Error {
+        let now = now.map(|n| format!(", now {n}")).unwrap_or_default();
+        Error::input(
+            &self.path,
+            format!(
+                "changed size since it was opened (was {} bytes{now}): another process is \
+                 truncating it; nothing was run",
+                self.len
+            ),
+        )
     }
 }
 
@@ -140,10 +222,12 @@ pub(crate) fn file_type_name(ft: &std::fs::FileType) -> &'static str {
 }
 
 /// Opens and validates `paths`, in order, read-only: mmhost never writes
-/// through these descriptors (writes go to staged copies). With `writable`
-/// (a run whose writes will replace the files) each file is locked
-/// exclusively and kept open, and the same file named twice (same device and
-/// inode, through any path, symlink or hard link) is refused.
+/// through these descriptors (writes go to staged copies). Without
+/// `writable`, each file is closed again once checked (see the module docs:
+/// the region reopens it when it maps or copies it). With `writable` (a run
+/// whose writes will replace the files) each file is locked exclusively and
+/// kept open, and the same file named twice (same device and inode, through
+/// any path, symlink or hard link) is refused.
 pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> {
     let fd_budget = raise_fd_limit().saturating_sub(FD_RESERVE);
     // A run that replaces its inputs holds each one open and locked, and
@@ -195,16 +279,11 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
             seen.insert((dev, ino), i);
         }
         lock(&input.file, path, writable)?;
-        let content = if !writable && input.len < SMALL_FILE {
-            // Read now and close: see SMALL_FILE.
-            let mut bytes = vec![0u8; input.len as usize];
-            input
-                .file
-                .read_exact_at(&mut bytes, 0)
-                .map_err(|e| Error::input(path, describe_io(&e)))?;
-            Content::Read(bytes)
-        } else {
+        let content = if writable {
             Content::Open(input.file)
+        } else {
+            // Checked and locked; closed now (see the module docs).
+            Content::Closed { id: input.id }
         };
         files.push(InputFile {
             path: path.clone(),
@@ -219,39 +298,49 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
 /// as it is: a pipe has no pages), so that it is mapped like any other input,
 /// however large, without taking memory.
 fn spool_stdin() -> Result<InputFile> {
-    use rustix::fs::{Mode, OFlags, CWD};
     let path = Path::new("-");
     let fail =
         |e: io::Error| Error::input(path, format!("reading standard input: {}", describe_io(&e)));
-    let dir = std::env::temp_dir();
-    let fd = rustix::fs::openat(
-        CWD,
-        &dir,
-        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    );
-    let mut file = match fd {
-        Ok(fd) => File::from(fd),
-        // No O_TMPFILE here: a named file, unlinked at once.
-        Err(_) => {
-            let named = dir.join(format!(".mmhost-stdin-{}", std::process::id()));
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&named)
-                .map_err(fail)?;
-            let _ = std::fs::remove_file(&named);
-            f
-        }
-    };
+    let mut file = unnamed_temp_file(&std::env::temp_dir()).map_err(fail)?;
     let len = io::copy(&mut io::stdin().lock(), &mut file).map_err(fail)?;
     Ok(InputFile {
         path: path.to_path_buf(),
         len,
         content: Content::Open(file),
     })
+}
+
+/// Creates an unnamed temporary file in `dir`, open read-write: `O_TMPFILE`
+/// where the file system supports it, else a named file unlinked at once. It
+/// disappears with its last descriptor or mapping.
+pub(crate) fn unnamed_temp_file(dir: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags, CWD};
+    let fd = rustix::fs::openat(
+        CWD,
+        dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    );
+    match fd {
+        Ok(fd) => Ok(File::from(fd)),
+        Err(_) => {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            let named = dir.join(format!(
+                ".mmhost-scratch-{}-{}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            ));
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&named)?;
+            let _ = std::fs::remove_file(&named);
+            Ok(f)
+        }
+    }
 }
 
 /// Takes the advisory lock for the run; checked after the duplicate test, so
@@ -287,19 +376,7 @@ fn open_one(path: &Path) -> Result<Opened> {
     if !meta.file_type().is_file() {
         return Err(Error::input(path, file_type_name(&meta.file_type())));
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_flags())
-        .open(path)
-        .map_err(|e| {
-            let why = match e.kind() {
-                io::ErrorKind::PermissionDenied => {
-                    "permission denied (cannot open for reading)".to_string()
-                }
-                _ => describe_io(&e),
-            };
-            Error::input(path, why)
-        })?;
+    let file = open_read_only(path)?;
     // Check the descriptor itself: the path may have changed since `metadata`.
     let fmeta = file
         .metadata()
@@ -323,6 +400,23 @@ fn open_one(path: &Path) -> Result<Opened> {
         len: fmeta.len(),
         id: (fmeta.dev(), fmeta.ino()),
     })
+}
+
+/// Opens `path` for reading, with the flags every input is opened with.
+fn open_read_only(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags())
+        .open(path)
+        .map_err(|e| {
+            let why = match e.kind() {
+                io::ErrorKind::PermissionDenied => {
+                    "permission denied (cannot open for reading)".to_string()
+                }
+                _ => describe_io(&e),
+            };
+            Error::input(path, why)
+        })
 }
 
 fn pseudo_fs(fs: &StatFs) -> Option<&'static str> {

@@ -21,15 +21,22 @@
 //! `memcpy` per extent it touches; the bytes seen are always exactly those of
 //! the concatenation.
 //!
-//! # Small files
+//! # Small files, and the mapping budget
 //!
-//! The kernel allows about 65,000 mappings per process. Files below
-//! [`LayoutParams::pack_below`] (64 KiB by default) are not mapped: they are
-//! *packed*, copied into anonymous memory placed at their exact byte position,
-//! so that runs of small files are contiguous with each other and cost one
-//! mapping per run instead of one per file. If the large files alone would
-//! still need more mappings than [`LayoutParams::max_mappings`], the smallest
-//! of them are packed too, up to [`LayoutParams::max_packed_bytes`] of memory.
+//! The kernel allows about 65,000 mappings per process (`vm.max_map_count`).
+//! Files below [`LayoutParams::pack_below`] (64 KiB by default) are not mapped:
+//! they are *packed*, copied to their exact byte position, so that runs of
+//! small files are contiguous with each other and cost one mapping per run
+//! instead of one per file. If the large files alone would still need more
+//! mappings than [`LayoutParams::max_mappings`] (half of `vm.max_map_count`),
+//! the smallest of them are packed too (a third of the excess at a time, then
+//! recounted), up to [`LayoutParams::max_packed_bytes`]. Mappings are counted
+//! as the kernel counts them: a mapping covers its last page whole, so a file
+//! or run whose neighbour starts on the next page leaves no gap.
+//!
+//! Where packed bytes live is [`super::Region`]'s business: a temporary file
+//! laid out like the reservation, mapped privately, so that packing costs page
+//! cache (and disk where data is), not anonymous memory.
 
 use std::fmt;
 
@@ -40,7 +47,8 @@ pub enum Placement {
     Empty,
     /// The file is mapped from disk.
     Mapped,
-    /// The file is copied into anonymous memory at its exact position.
+    /// The file is copied to its exact position (into the region's packing
+    /// file, or anonymous memory).
     Packed,
 }
 
@@ -86,7 +94,8 @@ pub struct LayoutParams {
     pub pack_below: u64,
     /// Most mappings the region may use (mapped files, packed runs, gaps).
     pub max_mappings: usize,
-    /// Most memory that packing may take.
+    /// Most bytes that packing may copy (they go to a temporary file: see
+    /// [`super::Region`]).
     pub max_packed_bytes: u64,
 }
 
@@ -104,7 +113,9 @@ impl LayoutParams {
             huge: 2 << 20,
             pack_below: super::inputs::SMALL_FILE,
             max_mappings: max_map_count / 2,
-            max_packed_bytes: 4 << 30,
+            // Packed bytes go to a temporary file, not to memory (see
+            // `Region::open`): bounded by the room in $TMPDIR only.
+            max_packed_bytes: u64::MAX,
         }
     }
 }
@@ -170,7 +181,9 @@ impl Layout {
         if layout.mappings > params.max_mappings {
             // Pack the smallest mapped files until the budget holds. Each file
             // packed removes at most three mappings (its own and the gaps or
-            // runs around it), so aim with margin, then check for real.
+            // runs around it), so pack a third of the excess, recount, and
+            // so on: a few dozen recounts for 100,000 files, and never more
+            // files packed than needed in that order.
             let mut mapped: Vec<usize> = (0..lens.len())
                 .filter(|&i| kinds[i] == Placement::Mapped)
                 .collect();
@@ -179,20 +192,21 @@ impl Layout {
                 .filter(|&i| kinds[i] == Placement::Packed)
                 .map(|i| lens[i])
                 .sum();
+            let mut recount_at = 0;
             for (n, &i) in mapped.iter().enumerate() {
-                if layout.mappings <= params.max_mappings {
-                    break;
+                if n == recount_at {
+                    layout = Self::assign(lens, &kinds, params, size)?;
+                    let excess = layout.mappings.saturating_sub(params.max_mappings);
+                    if excess == 0 {
+                        break;
+                    }
+                    recount_at = n + excess.div_ceil(3);
                 }
                 if packed_bytes + lens[i] > params.max_packed_bytes {
                     break;
                 }
                 kinds[i] = Placement::Packed;
                 packed_bytes += lens[i];
-                // Re-plan in batches: recounting after every file would be
-                // quadratic for tens of thousands of files.
-                if n % 64 == 63 {
-                    layout = Self::assign(lens, &kinds, params, size)?;
-                }
             }
             layout = Self::assign(lens, &kinds, params, size)?;
             if layout.mappings > params.max_mappings {
@@ -245,8 +259,10 @@ impl Layout {
                     }
                 }
             };
-            if addr != cursor {
-                mappings += 1; // the PROT_NONE gap left behind
+            // A file or packed run's mapping covers its last page whole, so
+            // only a slot beyond that page leaves a PROT_NONE gap behind.
+            if addr > round_up(cursor, params.page) {
+                mappings += 1;
             }
             if kind != Placement::Empty {
                 prev = Some(kind);
@@ -540,6 +556,16 @@ mod tests {
             Layout::plan(&lens, &p),
             Err(LayoutError::TooManyMappings { .. })
         ));
+    }
+
+    /// A file mapping covers its last page whole: slots on the next page
+    /// leave no gap, so 100 unaligned files need 100 mappings, not 200.
+    #[test]
+    fn unaligned_files_need_one_mapping_each() {
+        let lens = vec![64 * KIB + 1; 100];
+        let l = Layout::plan(&lens, &params()).unwrap();
+        assert_eq!(l.mappings(), 100);
+        check(&l);
     }
 
     #[test]

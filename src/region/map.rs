@@ -113,6 +113,40 @@ impl Reservation {
         Ok(())
     }
 
+    /// Maps `len` bytes of `file`, from file offset `offset`, at the same
+    /// `offset` of the reservation: private (a write copies the page into
+    /// this process's memory and never reaches the file), readable and (if
+    /// `writable`) writable. For the packing file, which is laid out like the
+    /// reservation.
+    pub(crate) fn map_private(
+        &self,
+        offset: u64,
+        len: usize,
+        file: &File,
+        writable: bool,
+    ) -> io::Result<()> {
+        self.check(offset, len);
+        let prot = if writable {
+            ProtFlags::READ | ProtFlags::WRITE
+        } else {
+            ProtFlags::READ
+        };
+        // SAFETY: as in `map_file`: a page-aligned range inside our own
+        // reservation (checked above), with no references into it; the file
+        // offset equals the reservation offset, so it is page-aligned too.
+        unsafe {
+            mm::mmap(
+                self.ptr(offset).cast(),
+                len,
+                prot,
+                MapFlags::PRIVATE | MapFlags::FIXED,
+                file,
+                offset,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Makes `len` bytes at `offset` anonymous, zeroed, read-write memory.
     pub(crate) fn map_anonymous(&self, offset: u64, len: usize) -> io::Result<()> {
         self.check(offset, len);

@@ -15,7 +15,7 @@
 //!   [`Stage`] for a new, empty file of its length (for `--in-place`, a
 //!   temporary file beside it) and maps it into the *shadow*: a second
 //!   reservation with the same layout. Writes go to that file. Packed small files
-//!   are written in memory. The commit layer later fills in what was not
+//!   are written in memory (their private mappings). The commit layer later fills in what was not
 //!   written ([`Region::finish_staged`]), makes the copies durable and swaps
 //!   them in atomically (see `commit`); until then the inputs are untouched,
 //!   so a trap or a kill changes nothing.
@@ -46,6 +46,35 @@
 //! refuses a file that has shrunk since (its lost pages would fault). The
 //! address ranges of the file mappings are available to the `SIGBUS` handler
 //! ([`crate::sigbus`]), which names a file truncated while mapped.
+//!
+//! # Descriptors
+//!
+//! Opening a region places one input at a time: a read-only input (closed
+//! once checked, see [`inputs`]) is reopened and checked to be the same file
+//! ([`InputFile::open_checked`]), mapped or copied, and closed again. A
+//! mapping keeps its file, and the file's `flock`, alive without a
+//! descriptor, so a read-only region over 100,000 files holds none of them
+//! open. A copy-on-write region keeps the descriptors of its mapped inputs
+//! (the [`Stage`] copies from them); inputs opened for writing hold theirs
+//! anyway.
+//!
+//! # Packing
+//!
+//! Packed files (small ones, and large ones past the mapping budget: see
+//! [`layout`]) are copied into one *packing file*: an unnamed temporary file
+//! in `$TMPDIR`, laid out like the reservation (byte `a` of the file is byte
+//! `a` of the reservation, holes elsewhere), filled with `copy_file_range`
+//! (hole-aware for files of 64 KiB and more, so sparse inputs stay sparse)
+//! and mapped **privately** run by run. So packing costs page cache, which
+//! the kernel can write back and drop, rather than anonymous memory: 100,000
+//! files totalling 1 GiB took 2 GiB of anonymous memory when they were read
+//! into buffers and then copied into anonymous runs, and take ~50 MiB now;
+//! and 100,000 files of 64 KiB + 1, of which two thirds must be packed to
+//! stay within the mapping budget, work at all. Writes to a packed file (a
+//! copy-on-write region) copy the page into process memory and never reach
+//! the packing file. If no packing file can be made (no writable `$TMPDIR`),
+//! up to 1 GiB of packed files go to anonymous memory instead, read straight
+//! into their slots.
 
 pub mod chunk;
 pub mod inputs;
@@ -63,7 +92,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::error::{describe_io, Error, ErrorKind, Result};
-pub use inputs::{open_inputs, InputFile};
+pub use inputs::{open_inputs, FileRef, InputFile};
 pub use layout::{Layout, LayoutParams, OutOfRange, Placement};
 use map::Reservation;
 
@@ -280,26 +309,72 @@ fn map_error(what: &Path, e: io::Error) -> Error {
     Error::input(what, format!("cannot map: {}", describe_io(&e)))
 }
 
-/// The error for an input that is shorter than when it was opened.
-fn shrank(f: &InputFile, now: Option<u64>) -> Error {
-    let now = now.map(|n| format!(", now {n}")).unwrap_or_default();
-    Error::input(
-        &f.path,
-        format!(
-            "changed size since it was opened (was {} bytes{now}): another process is \
-             truncating it; nothing was run",
-            f.len
-        ),
-    )
+/// Packed bytes that may go to anonymous memory when no packing file can be
+/// made (see [`Pack`]).
+const ANON_PACK_LIMIT: u64 = 1 << 30;
+
+/// Where packed files are copied: see the module docs.
+enum Pack {
+    /// An unnamed temporary file laid out like the reservation (byte `a` of
+    /// the file is byte `a` of the reservation), sparse where nothing is
+    /// packed, and the directory it is in (for messages).
+    File(File, std::path::PathBuf),
+    /// Anonymous memory: no packing file could be made.
+    Anonymous,
 }
 
-/// Reads `dst.len()` bytes from the start of `f`, reporting a file that
-/// shrank since it was opened as such.
-fn read_input_start(f: &InputFile, dst: &mut [u8]) -> Result<()> {
-    f.read_start(dst).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => {
-            shrank(f, f.file().and_then(|h| h.metadata().ok()).map(|m| m.len()))
+impl Pack {
+    /// A packing file of `span` bytes in the temporary directory, or
+    /// anonymous memory if none can be made and `bytes` is small enough.
+    fn new(span: u64, bytes: u64) -> Result<Pack> {
+        let dir = std::env::temp_dir();
+        let made = inputs::unnamed_temp_file(&dir).and_then(|f| f.set_len(span).map(|()| f));
+        match made {
+            Ok(f) => Ok(Pack::File(f, dir)),
+            Err(_) if bytes <= ANON_PACK_LIMIT => Ok(Pack::Anonymous),
+            Err(e) => Err(Error::new(
+                ErrorKind::Input,
+                format!(
+                    "input files: cannot create a temporary file in {} to pack {bytes} bytes of \
+                     files into: {} (set TMPDIR to a writable directory)",
+                    dir.display(),
+                    describe_io(&e)
+                ),
+            )),
         }
+    }
+}
+
+/// Copies input `f` into the packing file at `at` (hole-aware: a sparse
+/// input stays sparse); the descriptor is closed after, unless held.
+fn pack_into_file(f: &InputFile, pack: &File, dir: &Path, at: u64) -> Result<()> {
+    let src = f.open_checked()?;
+    let copied = if f.len < inputs::SMALL_FILE {
+        // Small files are rarely sparse: one `copy_file_range`, without the
+        // hole probing and checks of `copy_range` (100,000 files: 1 s less).
+        copy_data(&src, pack, 0, at, f.len)
+    } else {
+        copy_range(&src, pack, at, f.len)
+    };
+    copied.map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => f.shrank(src.metadata().ok().map(|m| m.len())),
+        _ => Error::input(
+            &f.path,
+            format!(
+                "cannot copy it into the packing file in {}: {} (set TMPDIR to a directory \
+                 with more room)",
+                dir.display(),
+                describe_io(&e)
+            ),
+        ),
+    })
+}
+
+/// Reads input `f` straight into its slot `dst` (anonymous packing).
+fn read_into_slot(f: &InputFile, dst: &mut [u8]) -> Result<()> {
+    let src = f.open_checked()?;
+    src.read_exact_at(dst, 0).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => f.shrank(src.metadata().ok().map(|m| m.len())),
         _ => Error::input(&f.path, describe_io(&e)),
     })
 }
@@ -330,28 +405,10 @@ impl Region {
                     format!("input files: cannot reserve {span} bytes of address space: {e}"),
                 )
             })?;
-            let packed_writable = matches!(access, Access::CopyOnWrite(_));
-            Self::place(&res, &inputs, &layout, params.page, packed_writable)?;
-            for (f, slot) in inputs.iter_mut().zip(layout.slots()) {
-                if slot.placement == Placement::Packed {
-                    f.release_bytes();
-                }
-            }
-            // Sizes were fixed when the files were opened. One that grew since
-            // is mapped at its opened length (the rest is not part of the
-            // run); one that shrank would fault on its lost pages, so it is
-            // refused here, before the plugin runs.
-            for f in &inputs {
-                if let Some(file) = f.file() {
-                    let now = file
-                        .metadata()
-                        .map_err(|e| Error::input(&f.path, describe_io(&e)))?
-                        .len();
-                    if now < f.len {
-                        return Err(shrank(f, Some(now)));
-                    }
-                }
-            }
+            // Writable regions keep their mapped inputs open: the commit
+            // copies the ranges never written from them (hole-aware).
+            let writable = !matches!(access, Access::ReadOnly);
+            Self::place(&res, &mut inputs, &layout, params.page, writable)?;
             Some(res)
         };
         let backing = match access {
@@ -412,18 +469,34 @@ impl Region {
             .map_err(|e| fail(format!("cannot reserve {len} bytes of address space: {e}")))
     }
 
-    /// Maps every file to its slot (read-only) or copies it there (packed
-    /// files; left writable if `packed_writable`).
+    /// Maps every file to its slot or copies it there (packed files; left
+    /// writable if `writable`), one input at a time: each is reopened and
+    /// checked ([`InputFile::open_checked`]), mapped or copied, and closed
+    /// again, except that a region that stages copies (`writable`) keeps its
+    /// mapped inputs open, to copy them from. Sizes were fixed when the files
+    /// were opened: one that grew since is mapped at its opened length (the
+    /// rest is not part of the run); one that shrank would fault on its lost
+    /// pages, so it is refused here, before the plugin runs.
     fn place(
         res: &Reservation,
-        inputs: &[InputFile],
+        inputs: &mut [InputFile],
         layout: &Layout,
         page: u64,
-        packed_writable: bool,
+        writable: bool,
     ) -> Result<()> {
         let slots = layout.slots();
-        // Packed files come in runs of neighbours; each run gets one
-        // anonymous mapping covering its pages.
+        let packed_bytes: u64 = slots
+            .iter()
+            .filter(|s| s.placement == Placement::Packed)
+            .map(|s| s.len)
+            .sum();
+        let pack = if packed_bytes > 0 {
+            Some(Pack::new(layout.span(), packed_bytes)?)
+        } else {
+            None
+        };
+        // Packed files come in runs of neighbours; each run gets one mapping
+        // covering its pages.
         let mut i = 0;
         while i < slots.len() {
             let slot = slots[i];
@@ -431,11 +504,14 @@ impl Region {
                 Placement::Empty => i += 1,
                 Placement::Mapped => {
                     let f = &inputs[i];
-                    let file = f.file().ok_or_else(|| {
-                        map_error(&f.path, io::Error::other("file was closed after reading"))
-                    })?;
-                    res.map_file(slot.addr, slot.len as usize, file, false)
+                    let file = f.open_checked()?;
+                    res.map_file(slot.addr, slot.len as usize, &file, false)
                         .map_err(|e| map_error(&f.path, e))?;
+                    // Read-only, the mapping keeps the file (and its lock)
+                    // alive: the descriptor is closed here.
+                    if let (FileRef::Reopened(file), true) = (file, writable) {
+                        inputs[i].hold(file);
+                    }
                     i += 1;
                 }
                 Placement::Packed => {
@@ -450,23 +526,33 @@ impl Region {
                     }
                     let first = slot.addr / page * page;
                     let len = (end.div_ceil(page) * page - first) as usize;
-                    res.map_anonymous(first, len)
-                        .map_err(|e| map_error(&inputs[i].path, e))?;
-                    for k in i..j {
-                        let s = slots[k];
-                        if s.len == 0 {
-                            continue;
+                    let fail = |e| map_error(&inputs[i].path, e);
+                    let run = slots[i..j]
+                        .iter()
+                        .zip(&inputs[i..j])
+                        .filter(|(s, _)| s.len > 0);
+                    match pack.as_ref().expect("a packed slot has a pack") {
+                        Pack::File(pack, dir) => {
+                            for (s, f) in run {
+                                pack_into_file(f, pack, dir, s.addr)?;
+                            }
+                            res.map_private(first, len, pack, writable).map_err(fail)?;
                         }
-                        // SAFETY: the slot lies in the anonymous run just
-                        // mapped read-write; nothing else refers to it yet.
-                        let dst = unsafe {
-                            std::slice::from_raw_parts_mut(res.ptr(s.addr), s.len as usize)
-                        };
-                        read_input_start(&inputs[k], dst)?;
-                    }
-                    if !packed_writable {
-                        res.protect_read_only(first, len)
-                            .map_err(|e| map_error(&inputs[i].path, e))?;
+                        Pack::Anonymous => {
+                            res.map_anonymous(first, len).map_err(fail)?;
+                            for (s, f) in run {
+                                // SAFETY: the slot lies in the anonymous run
+                                // just mapped read-write; nothing else refers
+                                // to it yet.
+                                let dst = unsafe {
+                                    std::slice::from_raw_parts_mut(res.ptr(s.addr), s.len as usize)
+                                };
+                                read_into_slot(f, dst)?;
+                            }
+                            if !writable {
+                                res.protect_read_only(first, len).map_err(fail)?;
+                            }
+                        }
                     }
                     i = j;
                 }
@@ -1581,6 +1667,79 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    /// Read-only, inputs are closed once checked and reopened to be mapped
+    /// or copied: a path that names another file by then is refused, and
+    /// the region holds no descriptor of its inputs.
+    #[test]
+    fn read_only_inputs_are_reopened_checked_and_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (paths, contents) = make_files(dir.path(), &[100 << 10, 10], &mut Rng(31));
+        for victim in 0..2 {
+            let inputs = open_inputs(&paths, false).unwrap();
+            assert!(inputs.iter().all(|f| f.file().is_none()));
+            let other = dir.path().join("other");
+            std::fs::write(&other, &contents[victim]).unwrap();
+            std::fs::rename(&other, &paths[victim]).unwrap();
+            let err = Region::open(inputs, Access::ReadOnly).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Input);
+            assert!(
+                err.message().starts_with(&format!(
+                    "{}: was replaced by another file since it was opened",
+                    paths[victim].display()
+                )),
+                "{}",
+                err.message()
+            );
+        }
+        let region = Region::open(open_inputs(&paths, false).unwrap(), Access::ReadOnly).unwrap();
+        assert!(region.inputs().iter().all(|f| f.file().is_none()));
+        assert_eq!(region.to_vec(), contents.concat());
+    }
+
+    /// Past the mapping budget, files are packed into the packing file
+    /// (private mappings): the bytes are the concatenation's, read-only and
+    /// copy-on-write alike, and writes to packed files never reach the
+    /// originals.
+    #[test]
+    fn past_the_mapping_budget_files_are_packed_into_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let lens = vec![(64 << 10) + 1; 60];
+        let (paths, contents) = make_files(dir.path(), &lens, &mut Rng(32));
+        let mut params = LayoutParams::for_this_machine();
+        params.max_mappings = 12;
+        for writable in [false, true] {
+            let inputs = open_inputs(&paths, writable).unwrap();
+            let access = if writable {
+                Access::CopyOnWrite(Box::new(TestStage(dir.path().to_path_buf())))
+            } else {
+                Access::ReadOnly
+            };
+            let region = Region::open_with(inputs, access, &params).unwrap();
+            let layout = region.layout();
+            assert!(layout.mappings() <= 12, "{}", layout.mappings());
+            let kinds: Vec<Placement> = layout.slots().iter().map(|s| s.placement).collect();
+            assert!(kinds.contains(&Placement::Packed) && kinds.contains(&Placement::Mapped));
+            let mut model = contents.concat();
+            assert_eq!(region.to_vec(), model);
+            if writable {
+                let ones = vec![1u8; 200_000];
+                region
+                    .write(1000, &ones)
+                    .map_err(|e| format!("{e:?}"))
+                    .unwrap();
+                model[1000..201_000].copy_from_slice(&ones);
+                assert_eq!(region.to_vec(), model);
+            }
+            drop(region);
+            for (p, c) in paths.iter().zip(&contents) {
+                assert_eq!(&std::fs::read(p).unwrap(), c, "{p:?}");
+            }
+            for i in 0..lens.len() {
+                let _ = std::fs::remove_file(dir.path().join(format!("copy{i}")));
+            }
+        }
     }
 
     #[test]

@@ -277,3 +277,4 @@ pub fn lang_required(lang: &str) -> bool {
     std::env::var("MMHOST_REQUIRE_LANGS")
         .is_ok_and(|v| v.split(',').map(str::trim).any(|l| l == "all" || l == lang))
 }
+pub mod sparse100k;

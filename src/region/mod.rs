@@ -190,6 +190,8 @@ enum Backing {
         shadow: Option<Reservation>,
         /// Per input: its staged copy, once made (written with `pwrite`).
         copies: Vec<OnceLock<File>>,
+        /// Per input: held around each `pwrite` to its copy; see `Output`.
+        write_locks: Vec<Mutex<()>>,
     },
     /// To `target`, mapped whole into `shadow` (global offset = shadow
     /// offset); `path` is the output it is for.
@@ -197,6 +199,13 @@ enum Backing {
         target: File,
         path: std::path::PathBuf,
         shadow: Option<Reservation>,
+        /// Held around each `pwrite` to `target`. The file system serialises
+        /// buffered writes to one file anyway (ext4: the inode's rwsem);
+        /// when chunks write one file from several threads, a thread
+        /// waiting on that rwsem spins, burning CPU for as long as the writer
+        /// holds it, which under memory pressure (direct reclaim inside the
+        /// write) was seconds of system time per GiB. A mutex sleeps instead.
+        write_lock: Mutex<()>,
     },
 }
 
@@ -419,6 +428,7 @@ impl Region {
                     Error::new(ErrorKind::Input, format!("input files: {m}"))
                 })?,
                 copies: inputs.iter().map(|_| OnceLock::new()).collect(),
+                write_locks: inputs.iter().map(|_| Mutex::new(())).collect(),
             },
             Access::Output(target, path) => {
                 let out_err = |e: io::Error| Error::output(&path, describe_io(&e));
@@ -439,6 +449,7 @@ impl Region {
                     target,
                     path,
                     shadow,
+                    write_lock: Mutex::new(()),
                 }
             }
         };
@@ -903,14 +914,30 @@ impl Region {
                     // only this thread may touch it).
                     unsafe { mem.write(addr, src) }
                 }
-                (Backing::CopyOnWrite { copies, .. }, _) => {
+                (
+                    Backing::CopyOnWrite {
+                        copies,
+                        write_locks,
+                        ..
+                    },
+                    _,
+                ) => {
                     let copy = copies[i].get().expect("`stage` made the copy");
+                    let held = write_locks[i].lock().unwrap_or_else(|e| e.into_inner());
                     copy.write_all_at(src, a - seg.start).map_err(fail)?;
+                    drop(held);
                     kick(copy);
                     wrote.push((a, b));
                 }
-                (Backing::Output { target, .. }, _) => {
+                (
+                    Backing::Output {
+                        target, write_lock, ..
+                    },
+                    _,
+                ) => {
+                    let held = write_lock.lock().unwrap_or_else(|e| e.into_inner());
                     target.write_all_at(src, a).map_err(fail)?;
+                    drop(held);
                     kick(target);
                     wrote.push((a, b));
                 }
@@ -942,6 +969,7 @@ impl Region {
             stage,
             shadow,
             copies,
+            ..
         } = &self.backing
         else {
             // The output file is mapped whole from the start.

@@ -83,34 +83,10 @@ impl Reservation {
     }
 
     /// Maps `len` bytes of `file` from its start at `offset` of the
-    /// reservation, shared, readable and (if `writable`) writable.
-    pub(crate) fn map_file(
-        &self,
-        offset: u64,
-        len: usize,
-        file: &File,
-        writable: bool,
-    ) -> io::Result<()> {
-        self.check(offset, len);
-        let prot = if writable {
-            ProtFlags::READ | ProtFlags::WRITE
-        } else {
-            ProtFlags::READ
-        };
-        // SAFETY: the target range is page-aligned and inside our reservation
-        // (checked above), so MAP_FIXED replaces only PROT_NONE pages we own
-        // and no Rust reference points into them.
-        unsafe {
-            mm::mmap(
-                self.ptr(offset).cast(),
-                len,
-                prot,
-                MapFlags::SHARED | MapFlags::FIXED,
-                file,
-                0,
-            )?;
-        }
-        Ok(())
+    /// reservation, shared and read-only: an input, or a file the region
+    /// writes with `pwrite` and reads back through the mapping.
+    pub(crate) fn map_file(&self, offset: u64, len: usize, file: &File) -> io::Result<()> {
+        self.map(offset, len, file, 0, ProtFlags::READ, MapFlags::SHARED)
     }
 
     /// Maps `len` bytes of `file`, from file offset `offset`, at the same
@@ -125,23 +101,39 @@ impl Reservation {
         file: &File,
         writable: bool,
     ) -> io::Result<()> {
-        self.check(offset, len);
         let prot = if writable {
             ProtFlags::READ | ProtFlags::WRITE
         } else {
             ProtFlags::READ
         };
-        // SAFETY: as in `map_file`: a page-aligned range inside our own
-        // reservation (checked above), with no references into it; the file
-        // offset equals the reservation offset, so it is page-aligned too.
+        self.map(offset, len, file, offset, prot, MapFlags::PRIVATE)
+    }
+
+    /// Maps `len` bytes of `file` from `file_offset` at `offset` of the
+    /// reservation, replacing what was there.
+    fn map(
+        &self,
+        offset: u64,
+        len: usize,
+        file: &File,
+        file_offset: u64,
+        prot: ProtFlags,
+        flags: MapFlags,
+    ) -> io::Result<()> {
+        self.check(offset, len);
+        // SAFETY: the target range is page-aligned and inside our reservation
+        // (checked above), so MAP_FIXED replaces only pages we own, and no
+        // Rust reference points into them (the region hands out copies, and
+        // slices only within one call that maps nothing). `file_offset` is 0
+        // or equal to `offset`, so page-aligned too.
         unsafe {
             mm::mmap(
                 self.ptr(offset).cast(),
                 len,
                 prot,
-                MapFlags::PRIVATE | MapFlags::FIXED,
+                flags | MapFlags::FIXED,
                 file,
-                offset,
+                file_offset,
             )?;
         }
         Ok(())
@@ -150,7 +142,7 @@ impl Reservation {
     /// Makes `len` bytes at `offset` anonymous, zeroed, read-write memory.
     pub(crate) fn map_anonymous(&self, offset: u64, len: usize) -> io::Result<()> {
         self.check(offset, len);
-        // SAFETY: as in `map_file`: a page-aligned range inside our own
+        // SAFETY: as in `map`: a page-aligned range inside our own
         // reservation, with no references into it.
         unsafe {
             mm::mmap_anonymous(

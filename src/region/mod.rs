@@ -442,7 +442,7 @@ impl Region {
                 })?;
                 if let Some(shadow) = &shadow {
                     shadow
-                        .map_file(0, layout.size() as usize, &target, false)
+                        .map_file(0, layout.size() as usize, &target)
                         .map_err(out_err)?;
                 }
                 Backing::Output {
@@ -516,7 +516,7 @@ impl Region {
                 Placement::Mapped => {
                     let f = &inputs[i];
                     let file = f.open_checked()?;
-                    res.map_file(slot.addr, slot.len as usize, &file, false)
+                    res.map_file(slot.addr, slot.len as usize, &file)
                         .map_err(|e| map_error(&f.path, e))?;
                     // Read-only, the mapping keeps the file (and its lock)
                     // alive: the descriptor is closed here.
@@ -988,7 +988,7 @@ impl Region {
                 // Read-only: writes go through the descriptor (`pwrite`),
                 // reads of written ranges through the mapping.
                 shadow
-                    .map_file(slot.addr, slot.len as usize, &copy, false)
+                    .map_file(slot.addr, slot.len as usize, &copy)
                     .map_err(|e| map_error(&input.path, e))?;
                 // Whether input `i` has a copy is derived: written and
                 // mapped. The descriptor is kept for the writes.

@@ -321,6 +321,33 @@ fn serial_when_one_job_fuel_small_regions_or_the_plugin_declines() {
         &["size"],
     );
     assert_eq!(r.assert_ok().stdout_str(), "size 50000\n");
+    // With -v, mmhost says how it ran.
+    let r = run(
+        &["-v", "-j", "2", "--chunk-size", "1000"],
+        &plugin("probe"),
+        &files.paths,
+        &["size"],
+    );
+    assert!(
+        r.assert_ok()
+            .stderr
+            .contains("mmhost: probe: the plugin runs serially (plan returned none)"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        &["-v", "-j", "2", "--chunk-size", "1000"],
+        &plugin("probe"),
+        &files.paths,
+        &chunked,
+    );
+    assert!(
+        r.assert_ok()
+            .stderr
+            .contains("mmhost: probe: 50 chunks of up to 1000 bytes (halo 0) on 2 threads"),
+        "{}",
+        r.stderr
+    );
     // And with chunks: 50 of them, in order.
     let r = run(
         &["-j", "2", "--chunk-size", "1000"],

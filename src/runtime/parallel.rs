@@ -35,7 +35,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::parallel_bindings::exports::mmhost::plugin::chunked::Chunk;
 use super::parallel_bindings::{Parallel, ParallelPre};
-use super::{take_region, HostState, RunResult, StoreCtx, View};
+use super::{take_region, HostState, LogLevel, RunResult, StoreCtx, View};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::chunk::{ChunkPlan, MAX_HALO};
 use crate::region::Region;
@@ -88,7 +88,10 @@ pub(super) fn run(
     let planned = chunked.call_plan(&mut store, &opts.args);
     let halo = match ctx.settle(planned, &mut store) {
         Ok(Some(halo)) => halo,
-        Ok(None) => return serial(ctx, &inst, store),
+        Ok(None) => {
+            debug(ctx, "the plugin runs serially (plan returned none)");
+            return serial(ctx, &inst, store);
+        }
         Err(e) => return finish(&mut store, Err(e)),
     };
     if halo > MAX_HALO {
@@ -110,12 +113,20 @@ pub(super) fn run(
     let plan = match ChunkPlan::new(region, chunk, halo) {
         Ok(plan) => plan,
         Err(region) => {
+            debug(
+                ctx,
+                &format!("serial run: the region fits in one chunk of {chunk} bytes"),
+            );
             store.data_mut().view = View::Whole(region);
             return serial(ctx, &inst, store);
         }
     };
     let count = plan.count();
     let jobs = opts.jobs.clamp(1, count);
+    debug(
+        ctx,
+        &format!("{count} chunks of up to {chunk} bytes (halo {halo}) on {jobs} threads"),
+    );
     let partials: Mutex<Vec<Option<Vec<u8>>>> = Mutex::new(vec![None; count]);
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -141,6 +152,13 @@ pub(super) fn run(
     let called = chunked.call_reduce(&mut store, &opts.args, &partials);
     let result = ctx.settle(called, &mut store);
     finish(&mut store, result)
+}
+
+/// Says on stderr, with `-v`, how the run was done.
+fn debug(ctx: &StoreCtx<'_>, what: &str) {
+    if ctx.opts.log_level >= LogLevel::Debug {
+        eprintln!("mmhost: {}: {what}", ctx.plugin.name);
+    }
 }
 
 /// The run's end: the region back out of the main store, with `result`.

@@ -1074,17 +1074,6 @@ impl Region {
         Ok(true)
     }
 
-    /// Whether input `i` has a staged copy (written, mapped, copy-on-write).
-    pub fn is_staged(&self, i: usize) -> bool {
-        matches!(self.backing, Backing::CopyOnWrite { .. })
-            && self.dirty[i].load(Ordering::Acquire)
-            && self
-                .layout
-                .slots()
-                .get(i)
-                .is_some_and(|s| s.placement == Placement::Mapped)
-    }
-
     /// How many bytes of input `i` differ from the file on disk.
     pub fn changed_bytes(&self, i: usize) -> io::Result<u64> {
         let seg = &self.segments[i];
@@ -1479,8 +1468,7 @@ mod tests {
                 );
                 let part = &model[pos..pos + len as usize];
                 let copy = dir.path().join(format!("copy{i}"));
-                if region.is_staged(i) {
-                    assert!(region.finish_staged(i).unwrap());
+                if region.finish_staged(i).unwrap() {
                     assert_eq!(std::fs::read(&copy).unwrap(), part, "round {round} {i}");
                 } else if region.is_written(i) {
                     let f = std::fs::File::create(&copy).unwrap();

@@ -283,23 +283,11 @@ impl ChunkView {
 
     /// As [`Region::read_view`], inside the window.
     pub fn read_view(&self, at: i64, len: u64) -> Result<ReadView, AccessError> {
-        let start = self.region().resolve(at, len)?;
-        if len > super::MAX_READ {
-            return Err(AccessError::TooLarge {
-                limit: super::MAX_READ,
-            });
-        }
+        let start = self.region().check_read(at, len)?;
         self.check_window(at, start, start + len)?;
-        let pieces = self
-            .slices(start, start + len)
-            .into_iter()
-            .map(|(_, s)| (s.as_ptr() as usize, s.len()))
-            .collect();
+        let view = ReadView::of(&self.slices(start, start + len));
         self.region().count_read(len);
-        Ok(ReadView {
-            pieces,
-            len: len as usize,
-        })
+        Ok(view)
     }
 
     /// As [`Region::write`], inside the chunk.

@@ -219,6 +219,17 @@ pub struct ReadView {
 }
 
 impl ReadView {
+    /// Where the bytes of `slices` (of the region's memory) lie.
+    fn of(slices: &[(u64, &[u8])]) -> ReadView {
+        ReadView {
+            pieces: slices
+                .iter()
+                .map(|(_, s)| (s.as_ptr() as usize, s.len()))
+                .collect(),
+            len: slices.iter().map(|(_, s)| s.len()).sum(),
+        }
+    }
+
     /// Total length in bytes.
     pub fn len(&self) -> usize {
         self.len
@@ -672,34 +683,31 @@ impl Region {
 
     /// Reads `len` bytes at `at` (negative from the end) into a new vector.
     pub fn read(&self, at: i64, len: u64) -> Result<Vec<u8>, AccessError> {
+        let start = self.check_read(at, len)?;
+        let mut buf = vec![0u8; len as usize];
+        self.read_into(start, &mut buf);
+        self.count_read(len);
+        Ok(buf)
+    }
+
+    /// Resolves a read of `len` bytes at `at` (in range, at most
+    /// [`MAX_READ`]) to its global start.
+    fn check_read(&self, at: i64, len: u64) -> Result<u64, AccessError> {
         let start = self.resolve(at, len)?;
         if len > MAX_READ {
             return Err(AccessError::TooLarge { limit: MAX_READ });
         }
-        let mut buf = vec![0u8; len as usize];
-        self.read_into(start, &mut buf);
-        self.bytes_read.fetch_add(len, Ordering::Relaxed);
-        Ok(buf)
+        Ok(start)
     }
 
     /// Checks a read like [`Region::read`] but copies nothing yet: returns
     /// where the bytes lie, so that the caller can copy them straight to
     /// their destination (the plugin's memory) with one `memcpy` per extent.
     pub fn read_view(&self, at: i64, len: u64) -> Result<ReadView, AccessError> {
-        let start = self.resolve(at, len)?;
-        if len > MAX_READ {
-            return Err(AccessError::TooLarge { limit: MAX_READ });
-        }
-        let pieces = self
-            .spans(start, len)
-            .into_iter()
-            .map(|(_, addr, n)| (addr, n))
-            .collect();
-        self.bytes_read.fetch_add(len, Ordering::Relaxed);
-        Ok(ReadView {
-            pieces,
-            len: len as usize,
-        })
+        let start = self.check_read(at, len)?;
+        let view = ReadView::of(&self.slices(start, start + len));
+        self.count_read(len);
+        Ok(view)
     }
 
     /// Up to `limit` non-overlapping occurrences of `pattern` wholly inside
@@ -760,14 +768,7 @@ impl Region {
                 None => out.push((g, at_input(g), n)),
                 Some(w) => {
                     let mut at = g;
-                    let first = w
-                        .range(..=g)
-                        .next_back()
-                        .filter(|&(_, &e)| e > g)
-                        .map(|(&s, &e)| (s, e));
-                    let rest = w.range(g + 1..end).map(|(&s, &e)| (s, e));
-                    for (s, e) in first.into_iter().chain(rest) {
-                        let (s, e) = (s.max(at), e.min(end));
+                    for (s, e) in written_in(w, g, end) {
                         if at < s {
                             out.push((at, at_input(at), (s - at) as usize));
                         }
@@ -803,19 +804,11 @@ impl Region {
         let w = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let mut gaps = Vec::new();
         let mut at = start;
-        let first = w
-            .range(..=start)
-            .next_back()
-            .filter(|&(_, &e)| e > start)
-            .map(|(&s, &e)| (s, e));
-        let rest = w
-            .range(start + 1..end.max(start + 1))
-            .map(|(&s, &e)| (s, e));
-        for (s, e) in first.into_iter().chain(rest) {
+        for (s, e) in written_in(&w, start, end) {
             if at < s {
-                gaps.push((at, s.min(end)));
+                gaps.push((at, s));
             }
-            at = at.max(e);
+            at = e;
         }
         if at < end {
             gaps.push((at, end));
@@ -838,14 +831,9 @@ impl Region {
             "read_into outside the region"
         );
         let mut done = 0;
-        for (_, addr, n) in self.spans(start, buf.len() as u64) {
-            // SAFETY: `spans` yields mapped, readable memory of this region
-            // (inputs or shadow) inside the checked range; `buf` is host or
-            // guest memory outside it.
-            unsafe {
-                std::ptr::copy_nonoverlapping(addr as *const u8, buf[done..].as_mut_ptr(), n)
-            };
-            done += n;
+        for (_, bytes) in self.slices(start, start + buf.len() as u64) {
+            buf[done..done + bytes.len()].copy_from_slice(bytes);
+            done += bytes.len();
         }
     }
 
@@ -1128,6 +1116,27 @@ fn start_writeback(file: &File) {
     unsafe {
         libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
     }
+}
+
+/// The ranges of `w` (disjoint, start -> end) that overlap `[start, end)`,
+/// clipped to it, in order.
+fn written_in(
+    w: &BTreeMap<u64, u64>,
+    start: u64,
+    end: u64,
+) -> impl Iterator<Item = (u64, u64)> + '_ {
+    let first = w
+        .range(..=start)
+        .next_back()
+        .filter(|&(_, &e)| e > start)
+        .map(|(&s, &e)| (s, e));
+    let rest = w
+        .range(start.saturating_add(1)..end.max(start.saturating_add(1)))
+        .map(|(&s, &e)| (s, e));
+    first
+        .into_iter()
+        .chain(rest)
+        .map(move |(s, e)| (s.max(start), e.min(end)))
 }
 
 /// Adds `[s, e)` to a set of disjoint, non-adjacent ranges (start -> end),

@@ -17,10 +17,12 @@
 //! mapped files published before the run ([`watch`]), formats into a stack
 //! buffer, `write`s to stderr and `_exit`s. Nothing is unwound and nothing is
 //! committed: writes go to staged copies (see [`crate::commit`]), which the
-//! next run over those files removes, and the message says so. With `--output` the inputs are not
-//! mapped at all (the plugin runs over a copy), so truncating them cannot
-//! fault. A `SIGBUS` at an address outside the table is not explained away:
-//! the handler restores the default action and the process dies of it.
+//! next run over those files removes, and the message says so. With
+//! `--output` the inputs are mapped as in any run, and are in the table
+//! too. The shadow (staged copies and the output file, files mmhost made
+//! itself) is not. A `SIGBUS` at an address outside the table is not
+//! explained away: the handler restores the default action and the process
+//! dies of it.
 //!
 //! The handler is process-wide, so [`install`] is for programs that run one
 //! job at a time, as the `mmhost` command does; the library never installs it

@@ -51,6 +51,7 @@
 //! A dry run stages copies in the system's temporary directory and, instead
 //! of committing, counts the bytes that would change.
 
+mod finish;
 mod journal;
 mod stage;
 
@@ -64,7 +65,8 @@ pub use journal::{recover, Recovered};
 use stage::{SharedStaging, Staging, TempFile};
 
 use crate::error::{describe_io, Error, ErrorKind, Result};
-use crate::region::{copy_range, Access, InputFile, Region};
+use crate::filecopy::copy_range;
+use crate::region::{Access, InputFile, Region};
 
 /// Where writes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +103,28 @@ impl Target {
         dirs.dedup();
         dirs
     }
+}
+
+/// The directories `mmhost recover PATH...` recovers: each path if it is a
+/// directory, else the directory it is in (symlinks resolved, as
+/// [`Target::dirs_to_recover`] resolves inputs).
+///
+/// # Errors
+/// An input error naming a path that does not exist or cannot be resolved.
+pub fn recovery_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    paths
+        .iter()
+        .map(|p| {
+            let p = p
+                .canonicalize()
+                .map_err(|e| Error::input(p, describe_io(&e)))?;
+            Ok(if p.is_dir() {
+                p
+            } else {
+                p.parent().map(PathBuf::from).unwrap_or(p)
+            })
+        })
+        .collect()
 }
 
 fn parent_dir(p: &Path) -> PathBuf {

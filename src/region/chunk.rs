@@ -27,7 +27,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{check_find, find_in, AccessError, ReadView, Region, Segment, WriteError};
+use super::find::{check_find, find_in};
+use super::{AccessError, ReadView, Region, RegionAccess, Segment, WriteError};
 use crate::region::layout::OutOfRange;
 
 /// The largest halo a plugin may ask for (1 MiB): bounds the snapshot memory
@@ -219,26 +220,6 @@ impl ChunkView {
         (self.index, self.count, self.start, self.end, self.halo)
     }
 
-    /// The size of the whole region.
-    pub fn size(&self) -> u64 {
-        self.region().size()
-    }
-
-    /// The segment table of the whole region.
-    pub fn segments(&self) -> &[Segment] {
-        self.region().segments()
-    }
-
-    /// Whether the run allows writes (inside the chunk).
-    pub fn writable(&self) -> bool {
-        self.region().writable()
-    }
-
-    /// As [`Region::locate`].
-    pub fn locate(&self, segment: u32, delta: i64) -> Result<u64, AccessError> {
-        self.region().locate(segment, delta)
-    }
-
     /// The error for an access outside the readable window.
     fn outside(&self, at: i64, len: u64) -> AccessError {
         AccessError::OutOfRange(OutOfRange {
@@ -280,9 +261,33 @@ impl ChunkView {
         }
         out
     }
+}
+
+/// A chunk's view of the region: writes only inside the chunk, reads and
+/// searches only inside its window (see the module docs).
+impl RegionAccess for ChunkView {
+    /// The size of the whole region.
+    fn size(&self) -> u64 {
+        self.region().size()
+    }
+
+    /// The segment table of the whole region.
+    fn segments(&self) -> &[Segment] {
+        self.region().segments()
+    }
+
+    /// Whether the run allows writes (inside the chunk).
+    fn writable(&self) -> bool {
+        self.region().writable()
+    }
+
+    /// As [`Region::locate`].
+    fn locate(&self, segment: u32, delta: i64) -> Result<u64, AccessError> {
+        self.region().locate(segment, delta)
+    }
 
     /// As [`Region::read_view`], inside the window.
-    pub fn read_view(&self, at: i64, len: u64) -> Result<ReadView, AccessError> {
+    fn read_view(&self, at: i64, len: u64) -> Result<ReadView, AccessError> {
         let start = self.region().check_read(at, len)?;
         self.check_window(at, start, start + len)?;
         let view = ReadView::of(&self.slices(start, start + len));
@@ -291,7 +296,7 @@ impl ChunkView {
     }
 
     /// As [`Region::write`], inside the chunk.
-    pub fn write(&self, at: i64, data: &[u8]) -> Result<(), WriteError> {
+    fn write(&self, at: i64, data: &[u8]) -> Result<(), WriteError> {
         let region = self.region();
         if !region.writable() {
             return Err(WriteError::Access(AccessError::ReadOnly));
@@ -306,7 +311,7 @@ impl ChunkView {
     }
 
     /// As [`Region::find`], inside the window.
-    pub fn find(
+    fn find(
         &self,
         pattern: &[u8],
         start: u64,

@@ -221,6 +221,17 @@ pub(crate) fn file_type_name(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// The one wording of a file named twice where its writes would replace it
+/// twice: `PATH: same file as FIRST; ...`, on the command line and in job
+/// files alike (a job file's error adds the entry's JSON path before it).
+pub(crate) fn named_twice(path: &Path, first: &Path) -> String {
+    format!(
+        "{}: same file as {}; a file may be named only once when writes go in place",
+        path.display(),
+        first.display()
+    )
+}
+
 /// Opens and validates `paths`, in order, read-only: mmhost never writes
 /// through these descriptors (writes go to staged copies). Without
 /// `writable`, each file is closed again once checked (see the module docs:
@@ -265,14 +276,9 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
         let (dev, ino) = input.id;
         if let Some(&first) = seen.get(&(dev, ino)) {
             if writable {
-                return Err(Error::input(
-                    path,
-                    format!(
-                        "same file as {} (input {}); a file may be named only once when writes \
-                         are enabled",
-                        paths[first].display(),
-                        first + 1
-                    ),
+                return Err(Error::new(
+                    crate::error::ErrorKind::Input,
+                    named_twice(path, &paths[first]),
                 ));
             }
         } else {

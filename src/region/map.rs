@@ -1,11 +1,14 @@
-//! The only `unsafe` memory-mapping code of mmhost: one reserved range of
-//! address space, and file or anonymous mappings placed inside it.
+//! The only code of mmhost that calls `mmap`, `munmap` and `mprotect`: one
+//! reserved range of address space, and file or anonymous mappings placed
+//! inside it.
 //!
 //! The design follows memmap2's: a small type that owns a mapping, unmaps it on
-//! drop, and hands out raw pointers only to code that has checked bounds. All
-//! bounds checks happen in the safe layer above ([`super::Region`]), which uses
-//! the extent table of [`super::layout`] to compute every address it passes
-//! here.
+//! drop, and hands out raw pointers. Bounds are checked twice: by the region
+//! ([`super::Region`]), which uses the extent table of [`super::layout`] to
+//! compute every address it passes here, and here again (an offset past the
+//! reservation panics rather than producing a wild pointer). Turning those
+//! pointers into slices is the callers' `unsafe`, each with its own `SAFETY`
+//! comment (the region's read, write, copy and open paths).
 
 use std::ffi::c_void;
 use std::fs::File;
@@ -66,11 +69,22 @@ impl Reservation {
         })
     }
 
-    /// Address of byte `offset` of the reservation.
+    /// Address of byte `offset` of the reservation (`offset == len` gives
+    /// the address one past its end).
+    ///
+    /// # Panics
+    /// If `offset` is past the end of the reservation: callers compute
+    /// offsets from the layout, so this is a bug in mmhost, never a bad
+    /// input; the check keeps it from becoming a wild pointer.
     pub(crate) fn ptr(&self, offset: u64) -> *mut u8 {
-        debug_assert!(offset <= self.len as u64);
-        // SAFETY (pointer arithmetic): offset <= len, checked by callers
-        // through the layout; the result stays inside the reservation.
+        assert!(
+            offset <= self.len as u64,
+            "offset {offset} outside a reservation of {} bytes",
+            self.len
+        );
+        // SAFETY: `offset <= len` (checked above), so the result stays
+        // inside the reservation or one past its end, which is one
+        // allocation (one mapping) for pointer arithmetic.
         unsafe { self.base.as_ptr().add(offset as usize) }
     }
 

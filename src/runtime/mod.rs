@@ -40,28 +40,34 @@
 //! `read` is lowered straight from the mapping into the guest's memory (see
 //! `lower.rs`), with no intermediate `Vec` either way.
 
+mod imports;
 pub mod inspect;
+mod limits;
 mod load;
 mod lower;
 pub mod parallel;
+mod store;
 mod trap;
 mod view;
 mod wasi;
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker, LinkerInstance, ResourceTable, WasmList};
-use wasmtime::{Config, Engine, Store, StoreContextMut};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::ProgressState;
-use crate::region::{AccessError, Region, WriteError};
-use lower::RegionBytes;
+use crate::region::Region;
+use imports::link_region;
+pub use imports::HostState;
+use limits::Watchdog;
+pub(crate) use store::output_error;
+use store::{take_region, StoreCtx};
 use view::View;
 
 pub use load::{wrap_module, WIT_SOURCE};
@@ -94,7 +100,7 @@ mod parallel_bindings {
     });
 }
 
-use bindings::mmhost::plugin::{config as wit_config, host, output, region as wit_region, types};
+use bindings::mmhost::plugin::{config as wit_config, host, output};
 use bindings::{Transform, TransformPre};
 use parallel_bindings::ParallelPre;
 
@@ -287,254 +293,10 @@ pub const MAX_LOG_MESSAGE: usize = 8 << 10;
 /// text fails the run with a limit error (exit code 5).
 pub const MAX_RESULT_TEXT: usize = 1 << 20;
 
-/// Per-run state reachable from host functions.
-pub struct HostState {
-    view: View,
-    plugin: String,
-    out: Box<dyn Write + Send>,
-    out_error: Option<io::Error>,
-    log_level: LogLevel,
-    /// Log messages printed by every instance of the run.
-    logged: Arc<AtomicU64>,
-    limiter: Limiter,
-    wasi: WasiCtx,
-    table: ResourceTable,
-    progress: Arc<ProgressState>,
-    /// The step's configuration, serialized once.
-    config: String,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// Memory and table caps; remembers what was refused for the error message.
-struct Limiter {
-    max_memory: u64,
-    refused: Option<String>,
-}
-
-impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.max_memory {
-            let msg = format!(
-                "memory limit exceeded: the plugin asked to grow its linear memory from {} to {} \
-                 bytes, over the limit of {} bytes (raise it with --max-memory)",
-                current, desired, self.max_memory
-            );
-            self.refused = Some(msg.clone());
-            return Err(wasmtime::format_err!("{msg}"));
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // A table element costs 8-16 bytes of host memory: hold tables to
-        // the same budget, counted in elements / 16.
-        let cap = (self.max_memory / 16).max(10_000);
-        if desired as u64 > cap {
-            let msg = format!("table limit exceeded: {desired} elements, over the limit of {cap}");
-            self.refused = Some(msg.clone());
-            return Err(wasmtime::format_err!("{msg}"));
-        }
-        Ok(true)
-    }
-}
-
-impl From<AccessError> for types::Error {
-    fn from(e: AccessError) -> Self {
-        match e {
-            AccessError::OutOfRange(r) => types::Error::OutOfRange(types::OutOfRange {
-                at: r.at,
-                len: r.len,
-                size: r.size,
-            }),
-            AccessError::ReadOnly => types::Error::ReadOnly,
-            AccessError::TooLarge { limit } => types::Error::TooLarge(limit),
-            AccessError::NoSuchSegment { count } => types::Error::NoSuchSegment(count),
-        }
-    }
-}
-
-impl types::Host for HostState {}
-
-impl host::Host for HostState {
-    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
-        let level = LogLevel::from(level);
-        if level > self.log_level {
-            return Ok(());
-        }
-        let logged = self.logged.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut err = io::stderr().lock();
-        if logged <= MAX_LOG_LINES {
-            let _ = writeln!(
-                err,
-                "{}: {}: {}",
-                self.plugin,
-                level.name(),
-                plugin_text(&message, MAX_LOG_MESSAGE)
-            );
-        } else if logged == MAX_LOG_LINES + 1 {
-            let _ = writeln!(
-                err,
-                "{}: more than {MAX_LOG_LINES} log messages; the rest are dropped",
-                self.plugin
-            );
-        }
-        Ok(())
-    }
-
-    fn progress(&mut self, done: u64, total: u64) -> wasmtime::Result<()> {
-        // A chunk's `done of total` is about its chunk only; several at once
-        // would make the bar jump. Parallel runs show bytes read and written
-        // against the region's size instead.
-        if !matches!(self.view, View::Chunk(_)) {
-            self.progress.report(done, total);
-        }
-        Ok(())
-    }
-}
-
-impl output::Host for HostState {
-    fn emit(&mut self, data: Vec<u8>) -> wasmtime::Result<()> {
-        if self.out_error.is_some() {
-            return Ok(());
-        }
-        if let Err(e) = self.out.write_all(&data) {
-            // Stop the plugin: nobody reads what it would produce.
-            self.out_error = Some(e);
-            return Err(wasmtime::format_err!("output stream closed"));
-        }
-        Ok(())
-    }
-}
-
-impl wit_config::Host for HostState {
-    fn get(&mut self) -> wasmtime::Result<String> {
-        Ok(self.config.clone())
-    }
-}
-
-/// Defines the `region` interface by hand; see the module docs for why.
-fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    type Res<T> = wasmtime::Result<(std::result::Result<T, types::Error>,)>;
-    let mut inst: LinkerInstance<'_, HostState> = linker.instance(REGION_INTERFACE)?;
-    inst.func_wrap("size", |store: StoreContextMut<'_, HostState>, (): ()| {
-        Ok((store.data().view.size(),))
-    })?;
-    inst.func_wrap(
-        "writable",
-        |store: StoreContextMut<'_, HostState>, (): ()| Ok((store.data().view.writable(),)),
-    )?;
-    inst.func_wrap(
-        "segments",
-        |store: StoreContextMut<'_, HostState>, (): ()| {
-            let segs: Vec<wit_region::Segment> = store
-                .data()
-                .view
-                .segments()
-                .iter()
-                .map(|s| wit_region::Segment {
-                    name: s.name.clone(),
-                    start: s.start,
-                    len: s.len,
-                })
-                .collect();
-            Ok((segs,))
-        },
-    )?;
-    inst.func_wrap(
-        "read",
-        |store: StoreContextMut<'_, HostState>, (at, len): (i64, u64)| -> Res<RegionBytes> {
-            let state = store.data();
-            let got = state.view.read_view(at, len).map(RegionBytes);
-            if got.is_ok() {
-                state.progress.add_read(len);
-            }
-            Ok((got.map_err(Into::into),))
-        },
-    )?;
-    inst.func_wrap(
-        "write",
-        |store: StoreContextMut<'_, HostState>, (at, data): (i64, WasmList<u8>)| -> Res<()> {
-            // Both borrows of the store are shared: the guest's bytes are
-            // copied straight into the mapping.
-            let bytes = data.as_le_slice(&store);
-            let state = store.data();
-            match state.view.write(at, bytes) {
-                Ok(()) => {
-                    state.progress.add_written(bytes.len() as u64);
-                    Ok((Ok(()),))
-                }
-                Err(WriteError::Access(e)) => Ok((Err(e.into()),)),
-                // The run cannot go on (disk full...): stop the plugin; the
-                // error is reported as is, and nothing is committed.
-                Err(WriteError::Stage(e)) => Err(wasmtime::Error::new(HostFailure(e))),
-            }
-        },
-    )?;
-    inst.func_wrap(
-        "find",
-        |store: StoreContextMut<'_, HostState>,
-         (pattern, start, end, limit): (WasmList<u8>, u64, u64, u32)|
-         -> Res<Vec<u64>> {
-            let pattern = pattern.as_le_slice(&store);
-            let state = store.data();
-            let found = state.view.find(pattern, start, end, limit);
-            Ok((found.map_err(Into::into),))
-        },
-    )?;
-    inst.func_wrap(
-        "locate",
-        |store: StoreContextMut<'_, HostState>, (segment, delta): (u32, i64)| -> Res<u64> {
-            Ok((store.data().view.locate(segment, delta).map_err(Into::into),))
-        },
-    )?;
-    Ok(())
-}
-
-/// Text from a plugin made safe to print on a terminal: cut to `max` bytes
-/// (at a character boundary, saying how much was dropped), control
-/// characters other than newline and tab escaped, and every line after the
-/// first indented, so that a plugin cannot forge a line of mmhost's own.
-pub(crate) fn plugin_text(text: &str, max: usize) -> String {
-    let text = text.trim_end();
-    let mut cut = text.len().min(max);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut out = String::with_capacity(cut + 32);
-    for c in text[..cut].chars() {
-        match c {
-            '\n' => out.push_str("\n  "),
-            '\t' => out.push('\t'),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    if cut < text.len() {
-        out.push_str(&format!(" [... {} more bytes dropped]", text.len() - cut));
-    }
-    out
-}
-
+/// An engine or linker that could not be set up: the host's failure, not
+/// the plugin's ([`ErrorKind::Engine`]).
 fn internal(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::PluginLoad, format!("{what}: {e}"))
+    Error::new(ErrorKind::Engine, format!("{what}: {e}"))
 }
 
 impl Host {
@@ -697,245 +459,29 @@ impl Runtime {
             progress,
             logged,
         };
-        match &plugin.parallel {
+        let result = match &plugin.parallel {
             // Fuel runs stay serial: one instance, one deterministic count.
             Some(pre) if opts.fuel.is_none() && (opts.jobs > 1 || opts.chunk_size.is_some()) => {
-                let result = parallel::run(&ctx, pre, region, out);
-                drop(watchdog);
-                result
+                parallel::run(&ctx, pre, region, out)
             }
-            _ => {
-                let mut store = ctx.store(View::Whole(Box::new(region)), out);
-                let called = plugin
-                    .pre
-                    .instantiate(&mut store)
-                    .and_then(|bindings: Transform| bindings.call_run(&mut store, &opts.args));
-                drop(watchdog);
-                let result = ctx.settle(called, &mut store);
-                RunResult {
-                    region: take_region(&mut store),
-                    result,
-                }
-            }
-        }
-    }
-}
-
-/// Takes the whole region back out of a store whose run has ended.
-fn take_region(store: &mut Store<HostState>) -> Region {
-    store
-        .data_mut()
-        .view
-        .take_region()
-        .expect("a finished run's store holds the whole region")
-}
-
-/// Moves the engine's epoch when a run's time is up, trapping every store of
-/// the run (they all have a deadline of one epoch). Stopped on drop.
-struct Watchdog {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Watchdog {
-    fn start(engine: &Engine, timeout: Option<Duration>) -> Watchdog {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = timeout.map(|t| {
-            let engine = engine.clone();
-            std::thread::spawn(move || {
-                if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(t) {
-                    engine.increment_epoch();
-                }
-            })
-        });
-        Watchdog {
-            stop: Some(stop),
-            thread,
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// What every store of one run shares.
-struct StoreCtx<'a> {
-    host: &'a Host,
-    plugin: &'a Plugin,
-    opts: &'a RunOptions,
-    progress: Arc<ProgressState>,
-    logged: Arc<AtomicU64>,
-}
-
-/// A value a plugin returns, with its size limit.
-trait Returned {
-    /// The error if the value is over its limit.
-    fn over_limit(&self, plugin: &str) -> Option<Error>;
-}
-
-impl Returned for String {
-    fn over_limit(&self, plugin: &str) -> Option<Error> {
-        (self.len() > MAX_RESULT_TEXT).then(|| result_too_long(plugin, "ok", self))
-    }
-}
-
-impl Returned for Option<u64> {
-    fn over_limit(&self, _plugin: &str) -> Option<Error> {
-        None
-    }
-}
-
-impl Returned for Vec<u8> {
-    fn over_limit(&self, plugin: &str) -> Option<Error> {
-        (self.len() > parallel::MAX_PARTIAL).then(|| {
-            Error::new(
-                ErrorKind::PluginTrap,
-                format!(
-                    "plugin {plugin}: partial result limit exceeded: a chunk returned {} bytes, \
-                     over the limit of {} bytes",
-                    self.len(),
-                    parallel::MAX_PARTIAL
-                ),
-            )
-        })
-    }
-}
-
-impl StoreCtx<'_> {
-    /// A new store for one instance of the plugin, seeing `view` and
-    /// emitting into `out`, with the run's limits.
-    fn store(&self, view: View, out: Box<dyn Write + Send>) -> Store<HostState> {
-        let (plugin, opts) = (self.plugin, self.opts);
-        let state = HostState {
-            view,
-            plugin: plugin.name.clone(),
-            out,
-            out_error: None,
-            log_level: opts.log_level,
-            logged: self.logged.clone(),
-            limiter: Limiter {
-                max_memory: opts.max_memory,
-                refused: None,
-            },
-            wasi: wasi::sandboxed(&plugin.name),
-            table: ResourceTable::new(),
-            progress: self.progress.clone(),
-            config: opts.config.to_string(),
+            _ => serial(&ctx, region, out),
         };
-        let mut store = Store::new(&self.host.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        if plugin.metered {
-            // Without a limit, fuel that lasts for ever (about 2^64 steps).
-            store
-                .set_fuel(opts.fuel.unwrap_or(u64::MAX))
-                .expect("the metered engine consumes fuel");
-        }
-        store.epoch_deadline_trap();
-        // Without a timeout the deadline is never reached: the epoch only
-        // moves when the watchdog fires.
-        store.set_epoch_deadline(if opts.timeout.is_some() { 1 } else { 1 << 62 });
-        store
-    }
-
-    /// Turns what a call of the plugin returned into the run's result:
-    /// limits, `err` text, traps and a failed output stream become errors
-    /// that say what happened. Flushes the store's output first.
-    fn settle<T: Returned>(
-        &self,
-        called: wasmtime::Result<std::result::Result<T, String>>,
-        store: &mut Store<HostState>,
-    ) -> Result<T> {
-        let name = &self.plugin.name;
-        let flushed = store.data_mut().out.flush();
-        let state = store.data_mut();
-        match called {
-            Ok(Ok(value)) => match (value.over_limit(name), state.out_error.take(), flushed) {
-                (Some(e), _, _) => Err(e),
-                (None, Some(e), _) | (None, None, Err(e)) => Err(output_error(e)),
-                (None, None, Ok(())) => Ok(value),
-            },
-            Ok(Err(text)) if text.len() > MAX_RESULT_TEXT => {
-                Err(result_too_long(name, "err", &text))
-            }
-            Ok(Err(message)) => Err(Error::new(
-                ErrorKind::PluginFailed,
-                format!(
-                    "plugin {name} failed: {}",
-                    plugin_text(&message, MAX_RESULT_TEXT)
-                ),
-            )),
-            Err(e) => Err(
-                match (state.out_error.take(), e.downcast::<HostFailure>()) {
-                    (Some(out), _) => output_error(out),
-                    (None, Ok(HostFailure(host))) => host,
-                    (None, Err(e)) => {
-                        trap::describe(name, &e, state.limiter.refused.as_deref(), self.opts)
-                    }
-                },
-            ),
-        }
+        drop(watchdog);
+        result
     }
 }
 
-/// An mmhost error raised inside a host call, carried through the trap so
-/// that the run reports it unchanged.
-#[derive(Debug)]
-struct HostFailure(Error);
-
-impl std::fmt::Display for HostFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for HostFailure {}
-
-/// The error for an `ok` or `err` text over [`MAX_RESULT_TEXT`].
-fn result_too_long(plugin: &str, which: &str, text: &str) -> Error {
-    Error::new(
-        ErrorKind::PluginTrap,
-        format!(
-            "plugin {plugin}: result text limit exceeded: its {which} text is {} bytes, over \
-             the limit of {MAX_RESULT_TEXT} bytes (emit bulk output through output.emit); it \
-             begins: {}",
-            text.len(),
-            plugin_text(text, 60).replace("\n  ", "\\n")
-        ),
-    )
-}
-
-/// The error for a failed write of the plugins' output stream.
-pub(crate) fn output_error(e: io::Error) -> Error {
-    Error::new(
-        ErrorKind::Output,
-        format!(
-            "writing the output stream: {}",
-            crate::error::describe_io(&e)
-        ),
-    )
-    .with_io_kind(e.kind())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::plugin_text;
-
-    #[test]
-    fn plugin_text_is_cut_escaped_and_indented() {
-        assert_eq!(plugin_text("plain text\n\n", 100), "plain text");
-        assert_eq!(plugin_text("a\nb\tc", 100), "a\n  b\tc");
-        assert_eq!(
-            plugin_text("x\x1b[31my\rz\u{7f}", 100),
-            "x\\u{1b}[31my\\rz\\u{7f}"
-        );
-        assert_eq!(plugin_text("abcdef", 4), "abcd [... 2 more bytes dropped]");
-        // Never inside a UTF-8 character.
-        assert_eq!(plugin_text("ééé", 3), "é [... 4 more bytes dropped]");
+/// A serial run: one instance calls `run` over the whole region.
+fn serial(ctx: &StoreCtx<'_>, region: Region, out: Box<dyn Write + Send>) -> RunResult {
+    let mut store = ctx.store(View::Whole(Box::new(region)), out);
+    let called = ctx
+        .plugin
+        .pre
+        .instantiate(&mut store)
+        .and_then(|bindings: Transform| bindings.call_run(&mut store, &ctx.opts.args));
+    let result = ctx.settle(called, &mut store);
+    RunResult {
+        region: take_region(&mut store),
+        result,
     }
 }

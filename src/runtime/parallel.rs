@@ -270,6 +270,9 @@ struct OrderedState {
     error: Option<(io::ErrorKind, String)>,
     /// A chunk failed: waiting writers give up.
     aborted: bool,
+    /// Writers blocked until their turn (over their buffer); what a test
+    /// waits for instead of a sleep.
+    waiting: usize,
 }
 
 impl OrderedState {
@@ -308,6 +311,7 @@ impl Ordered {
                 finished: BTreeSet::new(),
                 error: None,
                 aborted: false,
+                waiting: 0,
             }),
             turn: Condvar::new(),
         }
@@ -332,7 +336,9 @@ impl Ordered {
                 st.pending.entry(k).or_default().extend_from_slice(data);
                 return Ok(());
             }
+            st.waiting += 1;
             st = self.turn.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.waiting -= 1;
         }
     }
 
@@ -443,8 +449,16 @@ mod tests {
             o.write_chunk(1, b"y").unwrap(); // over the buffer: waits
             o.finish(1);
         });
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Until the writer is blocked over its buffer (no sleep: whatever
+        // the scheduling, the state is the same when the loop ends).
+        while ordered.lock().waiting == 0 {
+            std::thread::yield_now();
+        }
         assert!(sink.0.lock().unwrap().is_empty());
+        assert_eq!(
+            ordered.lock().pending.get(&1).map(Vec::len),
+            Some(MAX_BUFFERED)
+        );
         ordered.write_chunk(0, b"first").unwrap();
         ordered.finish(0);
         t.join().unwrap();

@@ -7,7 +7,7 @@
 use wasmtime::{Trap, WasmBacktrace};
 
 use super::RunOptions;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Limit};
 
 /// Builds the error for a run that ended in `err` (a trap or a host error).
 pub(super) fn describe(
@@ -16,16 +16,23 @@ pub(super) fn describe(
     refused: Option<&str>,
     opts: &RunOptions,
 ) -> Error {
+    let mut limit = None;
     let what = match (err.downcast_ref::<Trap>(), refused) {
         (_, Some(limit)) => limit.to_string(),
         (Some(Trap::Interrupt), _) => match opts.timeout {
-            Some(t) => format!("timeout after {} ms", t.as_millis()),
+            Some(t) => {
+                limit = Some(Limit::Timeout);
+                format!("timeout after {} ms", t.as_millis())
+            }
             None => "interrupted".to_string(),
         },
-        (Some(Trap::OutOfFuel), _) => match opts.fuel {
-            Some(f) => format!("out of fuel: used all {f} units (raise it with --fuel)"),
-            None => "out of fuel".to_string(),
-        },
+        (Some(Trap::OutOfFuel), _) => {
+            limit = Some(Limit::Fuel);
+            match opts.fuel {
+                Some(f) => format!("out of fuel: used all {f} units (raise it with --fuel)"),
+                None => "out of fuel".to_string(),
+            }
+        }
         (Some(trap), _) => {
             let text = trap.to_string();
             format!(
@@ -47,5 +54,10 @@ pub(super) fn describe(
             details.push_str(&format!("  {i:>3}: {name}\n"));
         }
     }
-    Error::new(ErrorKind::PluginTrap, format!("plugin {plugin}: {what}")).with_details(details)
+    let e =
+        Error::new(ErrorKind::PluginTrap, format!("plugin {plugin}: {what}")).with_details(details);
+    match limit {
+        Some(limit) => e.with_limit(limit),
+        None => e,
+    }
 }

@@ -1,8 +1,10 @@
 //! What a plugin instance sees of the region: all of it (`run`, `plan`,
 //! `reduce`), one chunk of it (`run-chunk`), or nothing between chunks.
+//! Host calls go through [`View::access`], one [`RegionAccess`] whatever
+//! the case.
 
 use crate::region::chunk::ChunkView;
-use crate::region::{AccessError, ReadView, Region, Segment, WriteError};
+use crate::region::{Detached, Region, RegionAccess};
 
 /// The region as one store's host calls reach it.
 pub(crate) enum View {
@@ -18,72 +20,12 @@ pub(crate) enum View {
 }
 
 impl View {
-    pub(crate) fn size(&self) -> u64 {
+    /// The region, chunk or nothing that host calls use.
+    pub(crate) fn access(&self) -> &dyn RegionAccess {
         match self {
-            View::Whole(r) => r.size(),
-            View::Chunk(c) => c.size(),
-            View::Detached => 0,
-        }
-    }
-
-    pub(crate) fn writable(&self) -> bool {
-        match self {
-            View::Whole(r) => r.writable(),
-            View::Chunk(c) => c.writable(),
-            View::Detached => false,
-        }
-    }
-
-    pub(crate) fn segments(&self) -> &[Segment] {
-        match self {
-            View::Whole(r) => r.segments(),
-            View::Chunk(c) => c.segments(),
-            View::Detached => &[],
-        }
-    }
-
-    fn detached(at: i64, len: u64) -> AccessError {
-        AccessError::OutOfRange(crate::region::OutOfRange { at, len, size: 0 })
-    }
-
-    pub(crate) fn read_view(&self, at: i64, len: u64) -> Result<ReadView, AccessError> {
-        match self {
-            View::Whole(r) => r.read_view(at, len),
-            View::Chunk(c) => c.read_view(at, len),
-            View::Detached => Err(Self::detached(at, len)),
-        }
-    }
-
-    pub(crate) fn write(&self, at: i64, data: &[u8]) -> Result<(), WriteError> {
-        match self {
-            View::Whole(r) => r.write(at, data),
-            View::Chunk(c) => c.write(at, data),
-            View::Detached => Err(WriteError::Access(AccessError::ReadOnly)),
-        }
-    }
-
-    pub(crate) fn find(
-        &self,
-        pattern: &[u8],
-        start: u64,
-        end: u64,
-        limit: u32,
-    ) -> Result<Vec<u64>, AccessError> {
-        match self {
-            View::Whole(r) => r.find(pattern, start, end, limit),
-            View::Chunk(c) => c.find(pattern, start, end, limit),
-            View::Detached => Err(Self::detached(
-                i64::try_from(start).unwrap_or(i64::MAX),
-                end.saturating_sub(start),
-            )),
-        }
-    }
-
-    pub(crate) fn locate(&self, segment: u32, delta: i64) -> Result<u64, AccessError> {
-        match self {
-            View::Whole(r) => r.locate(segment, delta),
-            View::Chunk(c) => c.locate(segment, delta),
-            View::Detached => Err(AccessError::NoSuchSegment { count: 0 }),
+            View::Whole(r) => &**r,
+            View::Chunk(c) => c,
+            View::Detached => &Detached,
         }
     }
 

@@ -33,6 +33,10 @@ pub enum ErrorKind {
     /// The result could not be written: a staged copy, the output file, the
     /// commit. Nothing was changed. Exit code 6.
     Output,
+    /// The host could not set up its WebAssembly engine (the system refused
+    /// the memory or a CPU feature the compiler needs): no plugin was
+    /// loaded or run, and the plugin is not at fault. Exit code 7.
+    Engine,
 }
 
 impl ErrorKind {
@@ -45,8 +49,21 @@ impl ErrorKind {
             ErrorKind::PluginLoad => 4,
             ErrorKind::PluginTrap => 5,
             ErrorKind::Output => 6,
+            ErrorKind::Engine => 7,
         }
     }
+}
+
+/// Which limit of a run stopped a plugin, for an error of kind
+/// [`ErrorKind::PluginTrap`] that a limit caused: callers match this rather
+/// than the message's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The run's time (`--timeout`, or a job's time budget) ran out.
+    Timeout,
+    /// The run's fuel (`--fuel`) ran out.
+    Fuel,
 }
 
 /// An mmhost error: a kind, a one-line message, and optional details (such as
@@ -57,6 +74,7 @@ pub struct Error {
     message: String,
     details: Option<String>,
     broken_pipe: bool,
+    limit: Option<Limit>,
 }
 
 /// Result with mmhost's [`Error`].
@@ -70,12 +88,24 @@ impl Error {
             message: message.into(),
             details: None,
             broken_pipe: false,
+            limit: None,
         }
     }
 
     /// An input-file error: `PATH: reason`.
     pub fn input(path: &Path, reason: impl fmt::Display) -> Self {
         Error::new(ErrorKind::Input, format!("{}: {reason}", path.display()))
+    }
+
+    /// A failed write to standard output: `writing to stdout: reason`,
+    /// marked as a broken pipe when the reader went away (see
+    /// [`Error::is_broken_pipe`]). Every command that prints uses this one.
+    pub fn stdout(e: std::io::Error) -> Self {
+        Error::new(
+            ErrorKind::Output,
+            format!("writing to stdout: {}", describe_io(&e)),
+        )
+        .with_io_kind(e.kind())
     }
 
     /// An output error: `PATH: reason`.
@@ -112,6 +142,17 @@ impl Error {
     pub fn with_io_kind(mut self, kind: std::io::ErrorKind) -> Self {
         self.broken_pipe = kind == std::io::ErrorKind::BrokenPipe;
         self
+    }
+
+    /// Records which limit stopped the plugin.
+    pub fn with_limit(mut self, limit: Limit) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The limit that stopped the plugin, if a limit did.
+    pub fn limit(&self) -> Option<Limit> {
+        self.limit
     }
 
     /// Whether the error is a write to a closed pipe.

@@ -16,6 +16,7 @@
 
 pub mod file;
 pub mod report;
+mod summary;
 mod units;
 
 use std::io::Write;
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::commit::{self, CommitReport, Recovered, Target};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::region::{open_inputs, Placement, Stats};
 use crate::runtime::{Plugin, RunOptions, RunResult, Runtime};
 
@@ -370,8 +371,7 @@ impl Job {
                     let e = match deadline {
                         Some((end, total))
                             if job_limit_binds
-                                && e.kind() == ErrorKind::PluginTrap
-                                && e.message().contains(": timeout after ")
+                                && e.limit() == Some(Limit::Timeout)
                                 && Instant::now() >= end =>
                         {
                             let mut limit = job_timeout(&plugins[index[i]], total);
@@ -410,6 +410,7 @@ fn job_timeout(plugin: &Plugin, total: Duration) -> Error {
             format_duration(total)
         ),
     )
+    .with_limit(Limit::Timeout)
 }
 
 /// The directory relative paths of a job file are resolved against.

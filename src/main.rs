@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use mmhost::commit::{Recovered, Target};
-use mmhost::job::file::{JobFile, Overrides, DEFAULT_MAX_MEMORY};
+use mmhost::job::file::{JobFile, Overrides};
 use mmhost::job::report::RunReport;
 use mmhost::job::{parse_duration, parse_size, Job, Report};
 use mmhost::progress::{Bar, ProgressState, Show};
-use mmhost::region::{open_inputs, Placement, Region};
-use mmhost::runtime::{default_jobs, LogLevel, RunOptions, Runtime, RuntimeOptions};
+use mmhost::region::{open_inputs, Region};
+use mmhost::runtime::{LogLevel, Runtime, RuntimeOptions};
 use mmhost::{Error, ErrorKind};
 
 const EXIT_CODES: &str = "\
@@ -26,7 +26,8 @@ Exit codes:
      changed size, truncated by another process while mapped)
   4  the plugin cannot be loaded (not wasm, wrong world, unknown imports)
   5  the plugin trapped or hit a limit (memory, timeout, fuel, result size)
-  6  the result could not be written (disk full, unwritable directory); nothing changed";
+  6  the result could not be written (disk full, unwritable directory); nothing changed
+  7  the WebAssembly engine could not be set up (a host problem; nothing was run)";
 
 #[derive(Parser)]
 #[command(
@@ -266,26 +267,28 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
         (None, None, true) => Some(Target::InPlace),
         (None, None, false) => None,
     };
-    let level = log_level(cli);
+    let inputs: Vec<PathBuf> = args.plugin.iter().chain(&args.files).cloned().collect();
+    let overrides = Overrides {
+        inputs: (!inputs.is_empty()).then_some(inputs),
+        target,
+        dry_run: args.dry_run,
+        max_memory: args.max_memory,
+        timeout: args.timeout,
+        log_level: log_level(cli),
+        fuel: args.fuel,
+        jobs: args.jobs.map(|j| j as usize),
+        chunk_size: args.chunk_size,
+    };
     let Some(job_file) = &args.job else {
         let plugin = args
             .plugin
             .clone()
             .expect("clap requires PLUGIN without --job");
-        let run = RunOptions {
-            args: args.args.clone(),
-            max_memory: args.max_memory.unwrap_or(DEFAULT_MAX_MEMORY),
-            timeout: args.timeout,
-            fuel: args.fuel,
-            log_level: level,
-            jobs: default_jobs(),
-            ..RunOptions::default()
-        };
         return Ok(Job::single(
             plugin,
             args.files.clone(),
-            target.unwrap_or(Target::ReadOnly),
-            run,
+            overrides.target.clone().unwrap_or(Target::ReadOnly),
+            overrides.run_options(args.args.clone()),
             args.dry_run,
         ));
     };
@@ -296,15 +299,6 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
              the job file",
         ));
     }
-    let inputs: Vec<PathBuf> = args.plugin.iter().chain(&args.files).cloned().collect();
-    let overrides = Overrides {
-        inputs: (!inputs.is_empty()).then_some(inputs),
-        target,
-        dry_run: args.dry_run,
-        max_memory: args.max_memory,
-        timeout: args.timeout,
-        log_level: level,
-    };
     JobFile::read(job_file)?.resolve(job_file, &overrides)
 }
 
@@ -313,23 +307,7 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<RunReport>) {
     let started = Instant::now();
     let mut report = Report::default();
     let mut job = None;
-    let result = build_job(cli, args)
-        .map(|mut j| {
-            // Flags that hold for every step.
-            for step in &mut j.steps {
-                if args.fuel.is_some() {
-                    step.run.fuel = args.fuel;
-                }
-                if let Some(jobs) = args.jobs {
-                    step.run.jobs = jobs as usize;
-                }
-                if args.chunk_size.is_some() {
-                    step.run.chunk_size = args.chunk_size;
-                }
-            }
-            j
-        })
-        .and_then(|j| run_job(cli, args, job.insert(j), &mut report));
+    let result = build_job(cli, args).and_then(|j| run_job(cli, args, job.insert(j), &mut report));
     let summary = (args.report.is_some() || args.report_file.is_some()).then(|| {
         RunReport::new(
             job.as_ref(),
@@ -372,10 +350,7 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
         let nl = if report.ok.ends_with('\n') { "" } else { "\n" };
         write!(stdout, "{}{nl}", report.ok)
             .and_then(|_| stdout.flush())
-            .map_err(|e| {
-                Error::new(ErrorKind::Output, format!("writing to stdout: {e}"))
-                    .with_io_kind(e.kind())
-            })?;
+            .map_err(Error::stdout)?;
     }
     if let Some(changes) = &report.commit.dry_run {
         if level >= LogLevel::Info {
@@ -448,9 +423,7 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         .map(|p| p.parallel())
         .map_err(|e| e.message().to_string());
     let mut out = io::stdout().lock();
-    let write_err = |e: io::Error| {
-        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
-    };
+    let write_err = Error::stdout;
     if json {
         let mut v = serde_json::to_value(&info).expect("inspection is JSON");
         v["loads"] = serde_json::json!(loads.is_ok());
@@ -528,17 +501,7 @@ fn compile(plugins: &[PathBuf], level: LogLevel) -> Result<(), Error> {
 }
 
 fn recover(paths: &[PathBuf], level: LogLevel) -> Result<(), Error> {
-    let dirs: Vec<PathBuf> = paths
-        .iter()
-        .map(|p| {
-            let p = p.canonicalize().map_err(|e| Error::input(p, e))?;
-            Ok(if p.is_dir() {
-                p
-            } else {
-                p.parent().map(PathBuf::from).unwrap_or(p)
-            })
-        })
-        .collect::<Result<_, Error>>()?;
+    let dirs = mmhost::commit::recovery_dirs(paths)?;
     let done = mmhost::commit::recover(&dirs)
         .map_err(|e| Error::new(ErrorKind::Output, format!("recovering: {e}")))?;
     for r in &done {
@@ -552,89 +515,16 @@ fn recover(paths: &[PathBuf], level: LogLevel) -> Result<(), Error> {
 
 fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
     let region = Region::open(open_inputs(files, false)?, mmhost::region::Access::ReadOnly)?;
-    let layout = region.layout();
-    let mut out = io::stdout().lock();
-    let write_err = |e: io::Error| Error::new(ErrorKind::Output, format!("writing to stdout: {e}"));
-    let rows: Vec<(usize, &mmhost::region::Segment, Placement, &str)> = region
-        .segments()
-        .iter()
-        .zip(layout.slots())
-        .enumerate()
-        .map(|(i, (seg, slot))| {
-            let slot_kind = if layout.joins_previous(i) {
-                "contiguous"
-            } else {
-                "own-slot"
-            };
-            (i, seg, slot.placement, slot_kind)
-        })
-        .collect();
-    let placement = |p: Placement| match p {
-        Placement::Empty => "empty",
-        Placement::Mapped => "mapped",
-        Placement::Packed => "packed",
-    };
-    if json {
-        let files: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(_, seg, p, slot)| {
-                serde_json::json!({
-                    "name": seg.name,
-                    "start": seg.start,
-                    "end": seg.start + seg.len,
-                    "len": seg.len,
-                    "placement": placement(*p),
-                    "slot": slot,
-                })
-            })
-            .collect();
-        let v = serde_json::json!({
-            "size": layout.size(),
-            "contiguous": layout.is_contiguous(),
-            "extents": layout.extents().len(),
-            "mappings": layout.mappings(),
-            "files": files,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(write_err)?;
+    let text = if json {
+        let v = region.layout_json();
+        serde_json::to_string_pretty(&v).expect("json") + "\n"
     } else {
-        writeln!(
-            out,
-            "{:>5}  {:>14}  {:>14}  {:>14}  {:<7}  {:<10}  file",
-            "#", "start", "end", "size", "placed", "slot"
-        )
-        .map_err(write_err)?;
-        for (i, seg, p, slot) in &rows {
-            writeln!(
-                out,
-                "{:>5}  {:>14}  {:>14}  {:>14}  {:<7}  {:<10}  {}",
-                i,
-                seg.start,
-                seg.start + seg.len,
-                seg.len,
-                placement(*p),
-                slot,
-                seg.name
-            )
-            .map_err(write_err)?;
-        }
-        writeln!(
-            out,
-            "total {} bytes in {} files; {} ({} extent{}, {} mapping{})",
-            layout.size(),
-            rows.len(),
-            if layout.is_contiguous() {
-                "contiguous"
-            } else {
-                "not contiguous"
-            },
-            layout.extents().len(),
-            if layout.extents().len() == 1 { "" } else { "s" },
-            layout.mappings(),
-            if layout.mappings() == 1 { "" } else { "s" },
-        )
-        .map_err(write_err)?;
-    }
-    Ok(())
+        region.layout_table()
+    };
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::stdout)
 }
 
 fn wrap(module: &PathBuf, output: &PathBuf) -> Result<(), Error> {
@@ -659,37 +549,11 @@ fn check(cli: &Cli, job_file: &Path, no_cache: bool) -> Result<(), Error> {
     if log_level(cli) < LogLevel::Info {
         return Ok(());
     }
-    let bytes: u64 = job
-        .inputs
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let target = match &job.target {
-        Target::ReadOnly => "read-only".to_string(),
-        Target::InPlace => "in place".to_string(),
-        Target::Output(p) => format!("output {}", p.display()),
-        Target::OutputDir(p) => format!("output directory {}", p.display()),
-    };
-    let mut text = format!(
-        "{}: ok: {} step{} over {} input file{} ({bytes} bytes); writes: {target}{}\n",
-        job_file.display(),
-        job.steps.len(),
-        if job.steps.len() == 1 { "" } else { "s" },
-        job.inputs.len(),
-        if job.inputs.len() == 1 { "" } else { "s" },
-        if job.dry_run { " (dry run)" } else { "" },
-    );
-    for (i, step) in job.steps.iter().enumerate() {
-        text += &format!(
-            "  steps[{i}]: {} ({})\n",
-            step.label(),
-            step.plugin.display()
-        );
-    }
-    io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
-        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
-    })
+    let text = job.summary(job_file);
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::stdout)
 }
 
 fn schema(report: bool) -> Result<(), Error> {
@@ -698,9 +562,10 @@ fn schema(report: bool) -> Result<(), Error> {
     } else {
         mmhost::job::file::schema_text()
     };
-    io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
-        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
-    })
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::stdout)
 }
 
 /// `text` in the ANSI style `sgr` when stderr is a terminal and `NO_COLOR`
@@ -738,16 +603,16 @@ fn main() -> ExitCode {
         Command::New { lang, dir, name } => new_plugin(lang, name, dir.as_deref(), log_level(&cli)),
         Command::Compile { plugins } => compile(plugins, log_level(&cli)),
         Command::Completions { shell } => {
+            // Generated into memory first: `generate` panics on a failed
+            // write, and a closed pipe must be a quiet stop.
             let mut cmd = Cli::command();
-            clap_complete::generate(*shell, &mut cmd, "mmhost", &mut io::stdout());
-            Ok(())
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "mmhost", &mut text);
+            io::stdout().lock().write_all(&text).map_err(Error::stdout)
         }
         Command::Man => clap_mangen::Man::new(Cli::command())
             .render(&mut io::stdout())
-            .map_err(|e| {
-                Error::new(ErrorKind::Output, format!("writing to stdout: {e}"))
-                    .with_io_kind(e.kind())
-            }),
+            .map_err(Error::stdout),
     };
     let mut code = match result {
         Ok(()) => 0,

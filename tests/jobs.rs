@@ -349,15 +349,15 @@ fn every_class_of_invalid_job_fails_precisely_and_touches_no_file() {
         (
             format!(r#"{{"inputs": ["a.txt", "b.txt", "./a.txt"], "write": "in_place", "steps": [{{"plugin": "{up}"}}]}}"#),
             INPUT,
-            "job.json: inputs[2]: ./a.txt is the same file as a.txt (inputs[0]); a file may be \
-             named only once when writes go in place"
+            "job.json: inputs[2]: ./a.txt: same file as a.txt; a file may be named only once \
+             when writes go in place"
                 .to_string(),
         ),
         (
             format!(r#"{{"inputs": ["*.txt", "b.txt"], "write": "in_place", "steps": [{{"plugin": "{up}"}}]}}"#),
             INPUT,
-            "job.json: inputs[1]: b.txt is the same file as b.txt (inputs[0]); a file may be \
-             named only once when writes go in place"
+            "job.json: inputs[1]: b.txt: same file as b.txt; a file may be named only once when \
+             writes go in place"
                 .to_string(),
         ),
         (

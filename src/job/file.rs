@@ -346,6 +346,12 @@ pub struct Overrides {
     pub timeout: Option<Duration>,
     /// Plugin log messages below this level are not shown.
     pub log_level: LogLevel,
+    /// `--fuel`: every step's fuel, replacing the file's.
+    pub fuel: Option<u64>,
+    /// `--jobs`: every step's threads, replacing the file's.
+    pub jobs: Option<usize>,
+    /// `--chunk-size`: every step's chunk size.
+    pub chunk_size: Option<u64>,
 }
 
 impl Default for Overrides {
@@ -357,6 +363,26 @@ impl Default for Overrides {
             max_memory: None,
             timeout: None,
             log_level: LogLevel::Info,
+            fuel: None,
+            jobs: None,
+            chunk_size: None,
+        }
+    }
+}
+
+impl Overrides {
+    /// The options of a run of one plugin with `args` and no job file:
+    /// these overrides over the defaults.
+    pub fn run_options(&self, args: Vec<String>) -> RunOptions {
+        RunOptions {
+            args,
+            max_memory: self.max_memory.unwrap_or(DEFAULT_MAX_MEMORY),
+            timeout: self.timeout,
+            fuel: self.fuel,
+            log_level: self.log_level,
+            jobs: self.jobs.unwrap_or_else(default_jobs),
+            chunk_size: self.chunk_size,
+            ..RunOptions::default()
         }
     }
 }
@@ -617,12 +643,14 @@ impl JobFile {
                     timeout,
                     log_level: overrides.log_level,
                     config: spec.config.clone(),
-                    fuel: spec.limits.fuel.or(self.limits.fuel),
-                    jobs: spec
-                        .limits
-                        .jobs
-                        .or(self.limits.jobs)
-                        .map_or_else(default_jobs, |j| j.get() as usize),
+                    fuel: overrides.fuel.or(spec.limits.fuel).or(self.limits.fuel),
+                    jobs: overrides.jobs.unwrap_or_else(|| {
+                        spec.limits
+                            .jobs
+                            .or(self.limits.jobs)
+                            .map_or_else(default_jobs, |j| j.get() as usize)
+                    }),
+                    chunk_size: overrides.chunk_size,
                     ..RunOptions::default()
                 },
             });
@@ -748,16 +776,11 @@ impl JobFile {
                 let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
                 for (k, (path, i, meta)) in files.iter().enumerate() {
                     if let Some(&first) = seen.get(&(meta.dev(), meta.ino())) {
-                        let (first_path, first_entry, _) = &files[first];
+                        let (first_path, _, _) = &files[first];
                         return Err(err(
                             ErrorKind::Input,
                             *i,
-                            format!(
-                                "{} is the same file as {} (inputs[{first_entry}]); a file may \
-                                 be named only once when writes go in place",
-                                path.display(),
-                                first_path.display()
-                            ),
+                            crate::region::inputs::named_twice(path, first_path),
                         ));
                     }
                     seen.insert((meta.dev(), meta.ino()), k);

@@ -211,40 +211,46 @@ fn halo_reads_see_the_bytes_from_before_the_run_whatever_neighbours_write() {
     // Every chunk overwrites itself, then reads the halo on both sides: it
     // must see the original bytes, never a neighbour's 'X's, however the
     // threads interleave. Many small chunks, so that they do interleave.
-    let files = Files::new(&[20_000, 1, 29_999], 12, TEXTISH);
-    let data = files.concat();
-    let size = data.len();
-    let (chunk, halo) = (500usize, 8usize);
-    let r = run(
-        &["-j", "3", "--chunk-size", "500", "-i"],
-        &plugin("probe"),
-        &files.paths,
-        &[
-            "chunked", "8", "fill", "@start", "@len", "58", "read", "@lo", "8", "read", "@end", "8",
-        ],
-    );
-    r.assert_ok();
-    let chunks = per_chunk(&r.stdout_str());
-    assert_eq!(chunks.len(), size / chunk);
-    for (k, lines) in chunks.iter().enumerate() {
-        let (start, end) = (k * chunk, (k + 1) * chunk);
-        let lo = start.saturating_sub(halo);
-        // Before the chunk: original bytes (chunk 0's window starts at its
-        // own, already overwritten, first byte).
-        let before = if k == 0 {
-            hex(&[b'X'; 8])
-        } else {
-            hex(&data[lo..lo + 8])
-        };
-        assert_eq!(lines[1], format!("ok {before}"), "chunk {k}");
-        let after = if end == size {
-            format!("err out-of-range at={size} len=8 size={size}")
-        } else {
-            format!("ok {}", hex(&data[end..end + 8]))
-        };
-        assert_eq!(lines[2], after, "chunk {k}");
+    // With one thread the chunks run in order, so every chunk's neighbour
+    // before it has certainly overwritten the bytes its halo reads: without
+    // the snapshots that case fails whatever the timing.
+    for jobs in ["1", "3"] {
+        let files = Files::new(&[20_000, 1, 29_999], 12, TEXTISH);
+        let data = files.concat();
+        let size = data.len();
+        let (chunk, halo) = (500usize, 8usize);
+        let r = run(
+            &["-j", jobs, "--chunk-size", "500", "-i"],
+            &plugin("probe"),
+            &files.paths,
+            &[
+                "chunked", "8", "fill", "@start", "@len", "58", "read", "@lo", "8", "read", "@end",
+                "8",
+            ],
+        );
+        r.assert_ok();
+        let chunks = per_chunk(&r.stdout_str());
+        assert_eq!(chunks.len(), size / chunk);
+        for (k, lines) in chunks.iter().enumerate() {
+            let (start, end) = (k * chunk, (k + 1) * chunk);
+            let lo = start.saturating_sub(halo);
+            // Before the chunk: original bytes (chunk 0's window starts at
+            // its own, already overwritten, first byte).
+            let before = if k == 0 {
+                hex(&[b'X'; 8])
+            } else {
+                hex(&data[lo..lo + 8])
+            };
+            assert_eq!(lines[1], format!("ok {before}"), "-j {jobs} chunk {k}");
+            let after = if end == size {
+                format!("err out-of-range at={size} len=8 size={size}")
+            } else {
+                format!("ok {}", hex(&data[end..end + 8]))
+            };
+            assert_eq!(lines[2], after, "-j {jobs} chunk {k}");
+        }
+        files.assert_concat_is(&vec![b'X'; size]);
     }
-    files.assert_concat_is(&vec![b'X'; size]);
 }
 
 #[test]
@@ -397,6 +403,7 @@ fn limits_hold_in_parallel_runs() {
 #[test]
 fn jobs_in_a_job_file_and_on_the_command_line() {
     let files = Files::new(&[40_000, 3, 60_000], 16, TEXTISH);
+    let file_jobs = std::thread::available_parallelism().map_or(1, |n| n.get()) + 2;
     let job = files.dir.path().join("job.json");
     let out = files.dir.path().join("out");
     let inputs: Vec<String> = files
@@ -409,19 +416,27 @@ fn jobs_in_a_job_file_and_on_the_command_line() {
         serde_json::json!({
             "inputs": inputs,
             "write": {"output": out},
-            "limits": {"jobs": 2},
+            "limits": {"jobs": file_jobs},
             "steps": [{"plugin": plugin("upper")}, {"plugin": plugin("count"), "args": ["A"]}]
         })
         .to_string(),
     )
     .unwrap();
     let expected = upper(&files.concat());
-    for flags in [
-        vec!["--job"],
-        vec!["-j", "3", "--chunk-size", "9999", "--job"],
+    // The thread counts differ from each other and from this machine's
+    // default, so that `-v` shows which one was used: 100,003 bytes in
+    // chunks of 9,999 bytes are 11 chunks, more than either count.
+    let cmd_jobs = file_jobs + 1;
+    let cmd_jobs_text = cmd_jobs.to_string();
+    for (flags, threads) in [
+        (vec!["--chunk-size", "9999", "--job"], file_jobs),
+        (
+            vec!["-j", &cmd_jobs_text, "--chunk-size", "9999", "--job"],
+            cmd_jobs,
+        ),
     ] {
         let mut c = mmhost();
-        c.arg("run").args(&flags).arg(&job);
+        c.arg("-v").arg("run").args(&flags).arg(&job);
         let r: Run = c.output().unwrap().into();
         r.assert_ok();
         assert_eq!(
@@ -430,6 +445,16 @@ fn jobs_in_a_job_file_and_on_the_command_line() {
             "{flags:?}"
         );
         assert!(std::fs::read(&out).unwrap() == expected);
+        // Both steps ran in chunks, on the threads the job asked for.
+        for step in ["upper", "count"] {
+            let said = format!("mmhost: {step}: 11 chunks of up to 9999 bytes");
+            let line = r.stderr.lines().find(|l| l.starts_with(&said));
+            assert!(
+                line.is_some_and(|l| l.ends_with(&format!(" on {threads} threads"))),
+                "{flags:?} {step}: {}",
+                r.stderr
+            );
+        }
     }
     // `jobs` must be at least 1.
     std::fs::write(

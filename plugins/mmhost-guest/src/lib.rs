@@ -123,9 +123,9 @@ pub trait Plugin {
     ///
     /// `Ok` text is printed on stdout after any bytes given to [`emit`] (with
     /// a newline added if it lacks one; nothing for an empty string). `Err`
-    /// text is printed on stderr and mmhost exits with code 1; where the write
-    /// target allows it (`--output`), the writes of a failed run are not
-    /// committed.
+    /// text is printed on stderr and mmhost exits with code 1; nothing a
+    /// failed run wrote is committed, whatever the write target (writes are
+    /// all or nothing).
     fn run(args: Vec<String>) -> Result<String, String>;
 
     /// Whether this run may be split into chunks, and how far beyond its

@@ -108,13 +108,12 @@ impl Region {
     pub(crate) fn slices(&self, start: u64, end: u64) -> Vec<(u64, &[u8])> {
         self.spans(start, end - start)
             .into_iter()
-            // SAFETY: `spans` yields mapped, readable memory of this region
-            // (inputs or shadow), alive as long as `self`; the caller keeps
-            // writes away while the slice lives (see above).
             .map(|(g, addr, n)| {
-                (g, unsafe {
-                    std::slice::from_raw_parts(addr as *const u8, n)
-                })
+                // SAFETY: `spans` yields mapped, readable memory of this
+                // region (inputs or shadow), alive as long as `self`; the
+                // caller keeps writes away while the slice lives (see above).
+                let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, n) };
+                (g, bytes)
             })
             .collect()
     }

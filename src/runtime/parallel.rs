@@ -452,6 +452,8 @@ mod tests {
         // Until the writer is blocked over its buffer (no sleep: whatever
         // the scheduling, the state is the same when the loop ends).
         while ordered.lock().waiting == 0 {
+            // A writer that does not wait finishes instead.
+            assert!(!t.is_finished(), "the write over the buffer did not wait");
             std::thread::yield_now();
         }
         assert!(sink.0.lock().unwrap().is_empty());

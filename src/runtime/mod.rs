@@ -40,7 +40,9 @@
 //! `read` is lowered straight from the mapping into the guest's memory (see
 //! `lower.rs`), with no intermediate `Vec` either way.
 
+mod code_limits;
 pub mod inspect;
+mod limits;
 mod load;
 mod lower;
 pub mod parallel;
@@ -61,11 +63,16 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::ProgressState;
 use crate::region::{AccessError, Region, WriteError};
+use limits::Limiter;
 use lower::RegionBytes;
 use view::View;
 
+pub use code_limits::{MAX_CODE, MAX_FUNCTION_BODY};
+pub use limits::TABLE_ELEMENT_BYTES;
 pub use load::{wrap_module, WIT_SOURCE};
-pub use parallel::{chunk_size, default_jobs, MAX_PARTIAL, MIN_CHUNK};
+pub use parallel::{
+    chunk_size, default_jobs, parse_chunk_size, MAX_CHUNKS, MAX_PARTIAL, MIN_CHUNK, MIN_USER_CHUNK,
+};
 pub use wasi::MAX_WASI_OUTPUT;
 
 /// Generated bindings for the `transform` world.
@@ -287,6 +294,20 @@ pub const MAX_LOG_MESSAGE: usize = 8 << 10;
 /// text fails the run with a limit error (exit code 5).
 pub const MAX_RESULT_TEXT: usize = 1 << 20;
 
+/// wasmtime's default cap on the data one host call lifts out of a plugin
+/// (its "hostcall fuel"): 128 MiB.
+pub const MIN_HOSTCALL_DATA: u64 = 128 << 20;
+
+/// The data one host call (`emit`, `log`, `write`, ...) may carry out of a
+/// plugin: its memory cap, and at least [`MIN_HOSTCALL_DATA`]. A list or
+/// string lies inside one linear memory, which the memory cap bounds, so an
+/// argument the plugin could build is never refused by this second limit
+/// (whose wasmtime message, "fuel allocated for hostcalls has been
+/// exhausted", names no option); the host copies at most that much per call.
+fn hostcall_fuel(max_memory: u64) -> usize {
+    usize::try_from(max_memory.max(MIN_HOSTCALL_DATA)).unwrap_or(usize::MAX)
+}
+
 /// Per-run state reachable from host functions.
 pub struct HostState {
     view: View,
@@ -310,49 +331,6 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-/// Memory and table caps; remembers what was refused for the error message.
-struct Limiter {
-    max_memory: u64,
-    refused: Option<String>,
-}
-
-impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.max_memory {
-            let msg = format!(
-                "memory limit exceeded: the plugin asked to grow its linear memory from {} to {} \
-                 bytes, over the limit of {} bytes (raise it with --max-memory)",
-                current, desired, self.max_memory
-            );
-            self.refused = Some(msg.clone());
-            return Err(wasmtime::format_err!("{msg}"));
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // A table element costs 8-16 bytes of host memory: hold tables to
-        // the same budget, counted in elements / 16.
-        let cap = (self.max_memory / 16).max(10_000);
-        if desired as u64 > cap {
-            let msg = format!("table limit exceeded: {desired} elements, over the limit of {cap}");
-            self.refused = Some(msg.clone());
-            return Err(wasmtime::format_err!("{msg}"));
-        }
-        Ok(true)
     }
 }
 
@@ -732,10 +710,19 @@ fn take_region(store: &mut Store<HostState>) -> Region {
 
 /// Moves the engine's epoch when a run's time is up, trapping every store of
 /// the run (they all have a deadline of one epoch). Stopped on drop.
+///
+/// Once the time is up it keeps moving the epoch, every
+/// [`WATCHDOG_TICK`], until it is stopped: a store's deadline is relative to
+/// the epoch when the store sets it, so a store made after the first move
+/// (a timeout of 0, a step that starts with almost no time left, a chunk's
+/// instance) would otherwise wait for a move that never comes.
 struct Watchdog {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// How often the watchdog moves the epoch again after a run's time is up.
+const WATCHDOG_TICK: Duration = Duration::from_millis(5);
 
 impl Watchdog {
     fn start(engine: &Engine, timeout: Option<Duration>) -> Watchdog {
@@ -743,8 +730,10 @@ impl Watchdog {
         let thread = timeout.map(|t| {
             let engine = engine.clone();
             std::thread::spawn(move || {
-                if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(t) {
+                let mut wait = t;
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
                     engine.increment_epoch();
+                    wait = WATCHDOG_TICK;
                 }
             })
         });
@@ -819,10 +808,7 @@ impl StoreCtx<'_> {
             out_error: None,
             log_level: opts.log_level,
             logged: self.logged.clone(),
-            limiter: Limiter {
-                max_memory: opts.max_memory,
-                refused: None,
-            },
+            limiter: Limiter::new(opts.max_memory),
             wasi: wasi::sandboxed(&plugin.name),
             table: ResourceTable::new(),
             progress: self.progress.clone(),
@@ -830,6 +816,7 @@ impl StoreCtx<'_> {
         };
         let mut store = Store::new(&self.host.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(hostcall_fuel(opts.max_memory));
         if plugin.metered {
             // Without a limit, fuel that lasts for ever (about 2^64 steps).
             store

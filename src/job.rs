@@ -15,7 +15,9 @@
 //! file ([`file`]) describes the rest.
 
 pub mod file;
+mod glob_walk;
 pub mod report;
+mod strict_json;
 mod summary;
 mod units;
 
@@ -318,7 +320,11 @@ impl Job {
             .collect();
 
         let out = SharedOut(Arc::new(Mutex::new(out)));
-        let deadline = self.timeout.map(|t| (Instant::now() + t, t));
+        // A limit so far away that the clock cannot hold its end (years on
+        // end) is no limit: saturate rather than overflow.
+        let deadline = self
+            .timeout
+            .and_then(|t| Some((Instant::now().checked_add(t)?, t)));
         let last = self.steps.len() - 1;
         for (i, step) in self.steps.iter().enumerate() {
             let mut opts = step.run.clone();

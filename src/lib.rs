@@ -101,6 +101,8 @@
 //! - [`commit`]: where writes go and how they reach the disk;
 //! - [`progress`]: progress counters of a run and the bar that shows them;
 //! - [`error`]: the error type and its exit codes;
+//! - [`whole_file`]: reading plugins and job files (regular files only, of
+//!   a capped size);
 //! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
 //!   another process while mapped (installed by the `mmhost` command).
 
@@ -113,5 +115,6 @@ pub mod region;
 pub mod runtime;
 pub mod scaffold;
 pub mod sigbus;
+pub mod whole_file;
 
 pub use error::{Error, ErrorKind, Result};

@@ -21,12 +21,16 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the plugin returned an error
-  2  usage error (bad command line, invalid job file)
+  2  usage error (bad command line, invalid job file; -o, --output-dir or
+     --report-file that would overwrite an input)
   3  input file error (missing, not a regular file, unreadable, named twice, locked,
      changed size, truncated by another process while mapped)
-  4  the plugin cannot be loaded (not wasm, wrong world, unknown imports)
-  5  the plugin trapped or hit a limit (memory, timeout, fuel, result size)
-  6  the result could not be written (disk full, unwritable directory); nothing changed
+  4  the plugin cannot be loaded (not wasm, wrong world, unknown imports, not a
+     regular file, over 256 MiB, a function body over 1 MiB)
+  5  the plugin trapped or hit a limit (memory, timeout, fuel, result size,
+     partial results)
+  6  the result could not be written (disk full, unwritable directory, -o onto a
+     device or FIFO); nothing changed
   7  the WebAssembly engine could not be set up (a host problem; nothing was run)";
 
 #[derive(Parser)]
@@ -189,7 +193,10 @@ struct RunArgs {
     /// Run with writes enabled but commit nothing; report what would change.
     #[arg(long)]
     dry_run: bool,
-    /// Cap on each plugin's linear memory (e.g. 64M, 1G) [default: 256M].
+    /// Cap on each plugin instance's linear memories and tables together
+    /// (e.g. 64M, 1G) [default: 256M]. Per instance: a parallel run of N
+    /// jobs has N + 1 instances, so up to (N + 1) x SIZE, plus at most SIZE
+    /// of partial results.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
     /// Stop the plugin after this long (e.g. 500ms, 30s, 5m); with --job, all
@@ -207,8 +214,9 @@ struct RunArgs {
     jobs: Option<u32>,
     /// Split the region into chunks of SIZE bytes for a parallel plugin (e.g.
     /// 64M) instead of choosing (about four chunks per job, at least 4M);
-    /// given, chunks are used even with --jobs 1.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    /// given, chunks are used even with --jobs 1. At least 1 byte; grown if
+    /// the region would have over 16384 chunks.
+    #[arg(long, value_name = "SIZE", value_parser = mmhost::runtime::parse_chunk_size)]
     chunk_size: Option<u64>,
     /// Do not use the compilation cache.
     #[arg(long)]
@@ -302,12 +310,26 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
     JobFile::read(job_file)?.resolve(job_file, &overrides)
 }
 
-/// `mmhost run`: the result, and the JSON summary if one was asked for.
-fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<RunReport>) {
+/// The JSON summary of a run, and the file to write it to (`None`: stderr).
+type Summary = (RunReport, Option<PathBuf>);
+
+/// `mmhost run`: the result, and the JSON summary if one was asked for with
+/// the file to write it to (`None`: stderr).
+fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<Summary>) {
     let started = Instant::now();
     let mut report = Report::default();
     let mut job = None;
-    let result = build_job(cli, args).and_then(|j| run_job(cli, args, job.insert(j), &mut report));
+    let mut report_file = args.report_file.clone();
+    let result = build_job(cli, args).and_then(|j| {
+        let j = job.insert(j);
+        if let Some(path) = &args.report_file {
+            // A report file that would overwrite an input or an output
+            // is refused, and the report goes to stderr instead.
+            mmhost::commit::check_report_file(path, &j.inputs, &j.target)
+                .inspect_err(|_| report_file = None)?;
+        }
+        run_job(cli, args, j, &mut report)
+    });
     let summary = (args.report.is_some() || args.report_file.is_some()).then(|| {
         RunReport::new(
             job.as_ref(),
@@ -316,7 +338,7 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<RunReport>) {
             started.elapsed(),
         )
     });
-    (result, summary)
+    (result, summary.map(|s| (s, report_file)))
 }
 
 fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<(), Error> {
@@ -527,8 +549,9 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
         .map_err(Error::stdout)
 }
 
-fn wrap(module: &PathBuf, output: &PathBuf) -> Result<(), Error> {
-    let bytes = std::fs::read(module).map_err(|e| Error::plugin_load(module, e))?;
+fn wrap(module: &Path, output: &Path) -> Result<(), Error> {
+    let bytes = mmhost::whole_file::read(module, mmhost::whole_file::MAX_PLUGIN_FILE)
+        .map_err(|e| Error::plugin_load(module, e))?;
     let bytes = wat::parse_bytes(&bytes)
         .map_err(|e| Error::plugin_load(module, e))?
         .into_owned();
@@ -591,7 +614,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => {
             let (result, report) = run(&cli, args);
-            summary = report.map(|r| (r, args.report_file.clone()));
+            summary = report;
             result
         }
         Command::Check { job, no_cache } => check(&cli, job, *no_cache),

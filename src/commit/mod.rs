@@ -52,6 +52,7 @@
 //! of committing, counts the bytes that would change.
 
 mod finish;
+mod guard;
 mod journal;
 mod stage;
 
@@ -61,6 +62,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use guard::check_report_file;
 pub use journal::{recover, Recovered};
 use stage::{SharedStaging, Staging, TempFile};
 
@@ -276,12 +278,20 @@ pub fn prepare(
                 }
                 dests.push(dir.join(name));
             }
+            if !dry_run {
+                let paths: Vec<PathBuf> = inputs.iter().map(|f| f.path.clone()).collect();
+                guard::check_output_dir(&dir, &dests, &paths)?;
+            }
             copy_on_write(inputs, dests, scratch, &mut pending)?
         }
-        Target::Output(out) => {
-            if out.is_dir() {
-                return Err(Error::output(out, "is a directory"));
+        Target::Output(named) => {
+            // A symlink is followed; a device, FIFO or directory refused.
+            let out = &guard::output_file(named)?;
+            if !dry_run {
+                let paths: Vec<PathBuf> = inputs.iter().map(|f| f.path.clone()).collect();
+                guard::check_output(named, out, &paths)?;
             }
+            pending.target = Target::Output(out.clone());
             let dir = scratch.unwrap_or_else(|| parent_dir(out));
             let like = std::fs::metadata(out).ok();
             let mut temp = TempFile::create(&dir, out, like.as_ref())?;

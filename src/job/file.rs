@@ -106,7 +106,11 @@ pub struct StepSpec {
     pub args: Vec<String>,
     /// Any JSON value, handed to the plugin as JSON text by the
     /// `config.get` import of `mmhost:plugin@0.1.1` (`null` when absent).
-    #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[serde(
+        default,
+        skip_serializing_if = "Value::is_null",
+        deserialize_with = "super::strict_json::deserialize"
+    )]
     pub config: Value,
     /// Limits of this step; they replace the job's `max_memory`, and its
     /// `timeout` bounds this step alone (the job's still bounds the whole).
@@ -288,9 +292,9 @@ impl<'de> Deserialize<'de> for Timeout {
                 Ok(Timeout(Duration::from_secs(v)))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Timeout, E> {
-                Duration::try_from_secs_f64(v)
+                super::units::saturating_secs(v)
                     .map(Timeout)
-                    .map_err(|_| E::custom(format!("not a duration: {v}")))
+                    .ok_or_else(|| E::custom(format!("not a duration: {v}")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Timeout, E> {
                 Err(E::custom(format!("not a duration: {v}")))
@@ -495,16 +499,13 @@ fn type_name(meta: &std::fs::Metadata) -> &'static str {
 impl JobFile {
     /// Reads and parses the job file at `path` (see [`JobFile::parse`]).
     pub fn read(path: &Path) -> Result<JobFile> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::new(
-                ErrorKind::Usage,
-                format!(
-                    "{}: cannot read the job file: {}",
-                    path.display(),
-                    describe_io(&e)
-                ),
-            )
-        })?;
+        let bytes =
+            crate::whole_file::read(path, crate::whole_file::MAX_JOB_FILE).map_err(|e| {
+                Error::new(
+                    ErrorKind::Usage,
+                    format!("{}: cannot read the job file: {e}", path.display()),
+                )
+            })?;
         JobFile::parse(&bytes, path)
     }
 
@@ -609,6 +610,13 @@ impl JobFile {
                         format!("is a directory: {}", plugin.display()),
                     ))
                 }
+                Ok(m) if !m.is_file() => {
+                    return Err(err(
+                        ErrorKind::PluginLoad,
+                        &json_path,
+                        format!("{}: {}", plugin.display(), type_name(&m)),
+                    ))
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(err(
@@ -678,11 +686,6 @@ impl JobFile {
     ) -> Result<Vec<PathBuf>> {
         let err =
             |kind, i: usize, message: String| at(job_file, kind, &format!("inputs[{i}]"), message);
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: true,
-        };
         // (path, entry it came from, its metadata)
         let mut files: Vec<(PathBuf, usize, std::fs::Metadata)> = Vec::new();
         for (i, entry) in self.inputs.iter().enumerate() {
@@ -719,22 +722,20 @@ impl JobFile {
                 let base = glob::Pattern::escape(&base.to_string_lossy());
                 format!("{}/{entry}", base.trim_end_matches('/'))
             };
-            let paths = glob::glob_with(&pattern, options).map_err(|e| {
-                err(
+            let paths = super::glob_walk::expand(&pattern).map_err(|e| match e {
+                super::glob_walk::WalkError::Pattern(msg) => err(
                     ErrorKind::Usage,
                     i,
-                    format!("invalid glob pattern `{entry}`: {}", e.msg),
-                )
+                    format!("invalid glob pattern `{entry}`: {msg}"),
+                ),
+                super::glob_walk::WalkError::Io(path, e) => err(
+                    ErrorKind::Input,
+                    i,
+                    format!("{}: {}", path.display(), describe_io(&e)),
+                ),
             })?;
             let mut matched = Vec::new();
             for p in paths {
-                let p = p.map_err(|e| {
-                    err(
-                        ErrorKind::Input,
-                        i,
-                        format!("{}: {}", e.path().display(), describe_io(e.error())),
-                    )
-                })?;
                 let meta = std::fs::metadata(&p).map_err(|e| {
                     err(
                         ErrorKind::Input,
@@ -963,6 +964,28 @@ mod tests {
             "job.json:1:26: missing field `inputs`",
         );
         fails("", "job.json:1:0: syntax error: EOF while parsing a value");
+    }
+
+    #[test]
+    fn duplicate_keys_in_config_are_errors_as_elsewhere() {
+        fails(
+            r#"{"inputs":["a"],"steps":[{"plugin":"p","config":{"a":1,"b":2,"a":3}}]}"#,
+            "job.json:1:64: steps[0].config: duplicate key `a`",
+        );
+        fails(
+            r#"{"inputs":["a"],"steps":[{"plugin":"p","config":{"x":[{"k":1,"k":1}]}}]}"#,
+            "job.json:1:64: steps[0].config.x[0]: duplicate key `k`",
+        );
+        fails(
+            r#"{"inputs":["a"],"inputs":["b"],"steps":[{"plugin":"p"}]}"#,
+            "job.json:1:24: duplicate field `inputs`",
+        );
+        // The same key in different objects is fine.
+        let job = parse(
+            r#"{"inputs":["a"],"steps":[{"plugin":"p","config":{"a":{"a":1},"b":[{"a":2},{"a":3}]}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(job.steps[0].config["b"][1]["a"], 3);
     }
 
     #[test]

@@ -33,22 +33,50 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Parses a duration: a number with an optional unit `ms`, `s` (the
 /// default), `m` or `h`.
+///
+/// A duration too long for [`Duration`] (hundreds of billions of years)
+/// saturates at [`Duration::MAX`]: it means "no limit", on the command line
+/// and in a job file alike (see [`saturating_secs`]).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
-    let value: f64 = s[..split]
-        .parse()
-        .map_err(|_| format!("not a duration: `{s}` (e.g. 500ms, 30s, 5m)"))?;
-    let secs = match &s[split..] {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
+    let (number, unit) = s.split_at(split);
+    let per_unit: u64 = match unit {
+        "ms" => 0,
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => return Err(format!("unknown unit in `{s}` (use ms, s, m or h)")),
     };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: `{s}`"))
+    // Whole numbers exactly (an f64 would round 2^64-1 up past u64).
+    if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(match number.parse::<u64>() {
+            Ok(n) if per_unit == 0 => Duration::from_millis(n),
+            Ok(n) => n
+                .checked_mul(per_unit)
+                .map_or(Duration::MAX, Duration::from_secs),
+            Err(_) => Duration::MAX,
+        });
+    }
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: `{s}` (e.g. 500ms, 30s, 5m)"))?;
+    let secs = match per_unit {
+        0 => value / 1000.0,
+        n => value * n as f64,
+    };
+    saturating_secs(secs).ok_or_else(|| format!("not a duration: `{s}`"))
+}
+
+/// `secs` seconds as a [`Duration`], saturating at [`Duration::MAX`];
+/// `None` for a negative number or NaN.
+pub(crate) fn saturating_secs(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 /// Formats a duration the way [`parse_duration`] reads it back: whole
@@ -88,6 +116,20 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(300)), "300s");
         assert!(parse_duration("5 parsecs").is_err());
+        // Too long for a Duration: saturates, whatever the spelling.
+        for huge in ["99999999999999999999999", "5000000000000000000h"] {
+            assert_eq!(parse_duration(huge), Ok(Duration::MAX), "{huge}");
+        }
+        assert_eq!(
+            parse_duration("18446744073709551615s"),
+            Ok(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            saturating_secs(9.3e18),
+            Some(Duration::from_secs(9_300_000_000_000_000_000))
+        );
+        assert_eq!(saturating_secs(1e300), Some(Duration::MAX));
+        assert_eq!(saturating_secs(-1.0), None);
         assert!(parse_duration("-1s").is_err());
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{describe_io, Error, Result};
+use crate::error::{Error, Result};
 
 /// A description of a plugin file.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -32,7 +32,8 @@ pub struct Inspection {
 
 /// Reads and describes the plugin at `path`.
 pub fn inspect(path: &Path) -> Result<Inspection> {
-    let raw = std::fs::read(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?;
+    let raw = crate::whole_file::read(path, crate::whole_file::MAX_PLUGIN_FILE)
+        .map_err(|e| Error::plugin_load(path, e))?;
     let size = raw.len() as u64;
     let (bytes, text) = if raw.starts_with(b"\0asm") {
         (raw, false)

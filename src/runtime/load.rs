@@ -17,7 +17,7 @@ use std::path::Path;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-use crate::error::{describe_io, Error, Result};
+use crate::error::{Error, Result};
 
 /// The WIT of the world plugins implement, built into the binary.
 pub const WIT_SOURCE: &str = include_str!("../../wit/mmhost.wit");
@@ -25,7 +25,8 @@ pub const WIT_SOURCE: &str = include_str!("../../wit/mmhost.wit");
 /// Reads, wraps if needed, and compiles the plugin at `path`. With `notice`,
 /// a compile still running after a second says so on stderr.
 pub(super) fn compile(engine: &Engine, path: &Path, notice: bool) -> Result<Component> {
-    let bytes = std::fs::read(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?;
+    let bytes = crate::whole_file::read(path, crate::whole_file::MAX_PLUGIN_FILE)
+        .map_err(|e| Error::plugin_load(path, e))?;
     let binary = if bytes.starts_with(b"\0asm") {
         bytes
     } else if looks_like_text(&bytes) {
@@ -67,6 +68,9 @@ pub(super) fn compile(engine: &Engine, path: &Path, notice: bool) -> Result<Comp
             ))
         }
     };
+    if let Some(why) = super::code_limits::too_costly(&component) {
+        return Err(Error::plugin_load(path, why));
+    }
     let (done, waiting) = std::sync::mpsc::channel::<()>();
     let notifier = notice.then(|| {
         let (name, size) = (path.display().to_string(), component.len());

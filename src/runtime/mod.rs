@@ -40,6 +40,7 @@
 //! `read` is lowered straight from the mapping into the guest's memory (see
 //! `lower.rs`), with no intermediate `Vec` either way.
 
+mod code_limits;
 mod imports;
 pub mod inspect;
 mod limits;
@@ -70,8 +71,12 @@ pub(crate) use store::output_error;
 use store::{take_region, StoreCtx};
 use view::View;
 
+pub use code_limits::{MAX_CODE, MAX_FUNCTION_BODY};
+pub use limits::TABLE_ELEMENT_BYTES;
 pub use load::{wrap_module, WIT_SOURCE};
-pub use parallel::{chunk_size, default_jobs, MAX_PARTIAL, MIN_CHUNK};
+pub use parallel::{
+    chunk_size, default_jobs, parse_chunk_size, MAX_CHUNKS, MAX_PARTIAL, MIN_CHUNK, MIN_USER_CHUNK,
+};
 pub use wasi::MAX_WASI_OUTPUT;
 
 /// Generated bindings for the `transform` world.
@@ -292,6 +297,10 @@ pub const MAX_LOG_MESSAGE: usize = 8 << 10;
 /// text is a short summary; bulk output goes through `output.emit`. A longer
 /// text fails the run with a limit error (exit code 5).
 pub const MAX_RESULT_TEXT: usize = 1 << 20;
+
+/// wasmtime's default cap on the data one host call lifts out of a plugin
+/// (its "hostcall fuel"): 128 MiB.
+pub const MIN_HOSTCALL_DATA: u64 = 128 << 20;
 
 /// An engine or linker that could not be set up: the host's failure, not
 /// the plugin's ([`ErrorKind::Engine`]).

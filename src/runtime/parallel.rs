@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::parallel_bindings::exports::mmhost::plugin::chunked::Chunk;
@@ -49,6 +50,46 @@ pub const MAX_BUFFERED: usize = 16 << 20;
 /// The smallest chunk the host chooses by itself: below it, starting an
 /// instance costs more than the chunk's work (4 MiB; see BENCHMARKS.md).
 pub const MIN_CHUNK: u64 = 4 << 20;
+
+/// The smallest chunk size a user may ask for: one byte. Tiny chunks are
+/// slow (one call of the plugin each) but they are how the edges of chunks
+/// are tested; what makes them dangerous is their number, which
+/// [`MAX_CHUNKS`] bounds.
+pub const MIN_USER_CHUNK: u64 = 1;
+
+/// The most chunks a run is cut into (16,384): the plan and the partial
+/// results take memory per chunk, and `--chunk-size 1` on 1 GiB would
+/// otherwise plan a billion chunks. A chunk size that would make more is
+/// grown (with `-v`, the run says so).
+pub const MAX_CHUNKS: u64 = 16 << 10;
+
+/// The most bytes the halo snapshots of one plan may take (two halos per
+/// boundary between chunks, see `region::chunk`); a chunk size that would
+/// need more is grown.
+pub const MAX_SNAPSHOTS: u64 = 256 << 20;
+
+/// Parses a `--chunk-size`: a size (see [`crate::job::parse_size`]) of at
+/// least [`MIN_USER_CHUNK`] (0 is refused, not taken as 1).
+pub fn parse_chunk_size(s: &str) -> std::result::Result<u64, String> {
+    let n = crate::job::parse_size(s)?;
+    if n < MIN_USER_CHUNK {
+        return Err(format!(
+            "a chunk size must be at least {MIN_USER_CHUNK} byte (got {n})"
+        ));
+    }
+    Ok(n)
+}
+
+/// The chunk size a plan of a region of `size` bytes with `halo` really
+/// uses when `chunk` was asked for: at least [`MIN_USER_CHUNK`] (a library
+/// caller may pass anything), and large enough that the plan has at most
+/// [`MAX_CHUNKS`] chunks and its snapshots take at most [`MAX_SNAPSHOTS`]
+/// bytes.
+pub fn bounded_chunk_size(size: u64, chunk: u64, halo: u64) -> u64 {
+    let by_snapshots = MAX_SNAPSHOTS / halo.saturating_mul(2).max(1);
+    let most = MAX_CHUNKS.min(by_snapshots).max(1);
+    chunk.max(MIN_USER_CHUNK).max(size.div_ceil(most))
+}
 
 /// The default number of jobs: the number of cores this process may use.
 pub fn default_jobs() -> usize {
@@ -107,9 +148,19 @@ pub(super) fn run(
     }
     let region = take_region(&mut store);
     let size = region.size();
-    let chunk = opts
+    let asked = opts
         .chunk_size
         .unwrap_or_else(|| chunk_size(size, opts.jobs));
+    let chunk = bounded_chunk_size(size, asked, halo);
+    if chunk != asked {
+        debug(
+            ctx,
+            &format!(
+                "chunk size {asked} grown to {chunk} bytes (at most {MAX_CHUNKS} chunks and \
+                 {MAX_SNAPSHOTS} bytes of halo snapshots a run)"
+            ),
+        );
+    }
     let plan = match ChunkPlan::new(region, chunk, halo) {
         Ok(plan) => plan,
         Err(region) => {
@@ -129,9 +180,13 @@ pub(super) fn run(
     );
     let partials: Mutex<Vec<Option<Vec<u8>>>> = Mutex::new(vec![None; count]);
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
+    let kept = PartialBudget {
+        total: AtomicU64::new(0),
+        limit: opts.max_memory,
+    };
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| worker(ctx, pre, &plan, &ordered, &partials, &failures));
+            scope.spawn(|| worker(ctx, pre, &plan, &ordered, (&partials, &kept), &failures));
         }
     });
     // Every worker has joined and dropped its store, and with it its view.
@@ -185,6 +240,35 @@ struct Failure {
     error: Error,
 }
 
+/// The partial results kept for `reduce`, in total: they are all handed to
+/// the main instance at once, so together they may not exceed its memory
+/// cap (`--max-memory`); past that the run fails at once rather than
+/// holding them in the host.
+struct PartialBudget {
+    total: AtomicU64,
+    limit: u64,
+}
+
+impl PartialBudget {
+    /// Counts a partial result of `len` bytes; the error if the kept results
+    /// are now over the limit.
+    fn keep(&self, plugin: &str, index: usize, len: usize) -> Result<()> {
+        let total = self.total.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
+        if total <= self.limit {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::PluginTrap,
+            format!(
+                "plugin {plugin}: partial result limit exceeded: with chunk {index}'s the \
+                 partial results total {total} bytes, over the limit of {} bytes (--max-memory: \
+                 reduce receives them all in its memory)",
+                self.limit
+            ),
+        ))
+    }
+}
+
 /// One thread of a parallel run: an instance that runs chunks until the
 /// plan has none left.
 fn worker(
@@ -192,7 +276,7 @@ fn worker(
     pre: &ParallelPre<HostState>,
     plan: &ChunkPlan,
     ordered: &Arc<Ordered>,
-    partials: &Mutex<Vec<Option<Vec<u8>>>>,
+    (partials, kept): (&Mutex<Vec<Option<Vec<u8>>>>, &PartialBudget),
     failures: &Mutex<Vec<Failure>>,
 ) {
     let fail = |index: usize, error: Error| {
@@ -237,7 +321,10 @@ fn worker(
             halo,
         };
         let called = chunked.call_run_chunk(&mut store, &ctx.opts.args, chunk);
-        let result = ctx.settle(called, &mut store);
+        let result = ctx.settle(called, &mut store).and_then(|partial: Vec<u8>| {
+            kept.keep(&ctx.plugin.name, k, partial.len())?;
+            Ok(partial)
+        });
         store.data_mut().view = View::Detached;
         match result {
             Ok(partial) => {
@@ -405,6 +492,24 @@ mod tests {
         assert_eq!(chunk_size(10 << 20, 2), MIN_CHUNK);
         assert_eq!(chunk_size((1 << 30) + 1, 2), 129 << 20);
         assert_eq!(chunk_size(0, 0), MIN_CHUNK);
+    }
+
+    #[test]
+    fn chunk_sizes_are_bounded_in_count_and_snapshot_memory() {
+        // A library caller's 0 is taken as 1; small regions keep small chunks.
+        assert_eq!(bounded_chunk_size(10_000, 0, 0), 1);
+        assert_eq!(bounded_chunk_size(10_000, 7, 3), 7);
+        // 1 GiB in 1-byte chunks would be 2^30 chunks: at most MAX_CHUNKS.
+        let c = bounded_chunk_size(1 << 30, 1, 0);
+        assert_eq!((1u64 << 30).div_ceil(c), MAX_CHUNKS);
+        // A 1 MiB halo: at most 128 boundaries of 2 MiB of snapshots.
+        let c = bounded_chunk_size(1 << 30, 1, 1 << 20);
+        assert!((1u64 << 30).div_ceil(c) * (2 << 20) <= MAX_SNAPSHOTS);
+        // A sensible ask is kept.
+        assert_eq!(bounded_chunk_size(1 << 30, 64 << 20, 4096), 64 << 20);
+        assert!(parse_chunk_size("0").is_err());
+        assert!(parse_chunk_size("0M").is_err());
+        assert_eq!(parse_chunk_size("1"), Ok(1));
     }
 
     /// A writer whose bytes the test can read afterwards.

@@ -12,7 +12,7 @@ use wasmtime::Store;
 use super::imports::{plugin_text, HostFailure, HostState};
 use super::limits::Limiter;
 use super::view::View;
-use super::{parallel, trap, wasi, Host, Plugin, RunOptions, MAX_RESULT_TEXT};
+use super::{parallel, trap, wasi, Host, Plugin, RunOptions, MAX_RESULT_TEXT, MIN_HOSTCALL_DATA};
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::ProgressState;
 use crate::region::Region;
@@ -81,10 +81,7 @@ impl StoreCtx<'_> {
             out_error: None,
             log_level: opts.log_level,
             logged: self.logged.clone(),
-            limiter: Limiter {
-                max_memory: opts.max_memory,
-                refused: None,
-            },
+            limiter: Limiter::new(opts.max_memory),
             wasi: wasi::sandboxed(&plugin.name),
             table: ResourceTable::new(),
             progress: self.progress.clone(),
@@ -92,6 +89,7 @@ impl StoreCtx<'_> {
         };
         let mut store = Store::new(&self.host.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(hostcall_fuel(opts.max_memory));
         if plugin.metered {
             // Without a limit, fuel that lasts for ever (about 2^64 steps).
             store
@@ -169,4 +167,14 @@ pub(crate) fn output_error(e: io::Error) -> Error {
         ),
     )
     .with_io_kind(e.kind())
+}
+
+/// The data one host call (`emit`, `log`, `write`, ...) may carry out of a
+/// plugin: its memory cap, and at least [`MIN_HOSTCALL_DATA`]. A list or
+/// string lies inside one linear memory, which the memory cap bounds, so an
+/// argument the plugin could build is never refused by this second limit
+/// (whose wasmtime message, "fuel allocated for hostcalls has been
+/// exhausted", names no option); the host copies at most that much per call.
+fn hostcall_fuel(max_memory: u64) -> usize {
+    usize::try_from(max_memory.max(MIN_HOSTCALL_DATA)).unwrap_or(usize::MAX)
 }

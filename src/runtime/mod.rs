@@ -15,7 +15,7 @@
 //!
 //! # Limits
 //!
-//! Each run gets its own [`Store`] with a cap on linear memory and tables
+//! Each run gets its own [`Store`](wasmtime::Store) with a cap on linear memory and tables
 //! ([`RunOptions::max_memory`]), an optional wall-clock timeout through
 //! epoch interruption ([`RunOptions::timeout`]) and optional deterministic
 //! fuel ([`RunOptions::fuel`]). The text a plugin returns is capped at
@@ -34,9 +34,9 @@
 //! # Why `region` is linked by hand
 //!
 //! `bindgen!` generates the types and the `host`/`output` imports, but the
-//! `region` functions are defined with [`LinkerInstance::func_wrap`] so that
+//! `region` functions are defined with [`LinkerInstance::func_wrap`](wasmtime::component::LinkerInstance::func_wrap) so that
 //! every byte crosses with one `memcpy`: a `write` copies straight from the
-//! guest's memory into the mapping through [`WasmList::as_le_slice`], and a
+//! guest's memory into the mapping through [`WasmList::as_le_slice`](wasmtime::component::WasmList::as_le_slice), and a
 //! `read` is lowered straight from the mapping into the guest's memory (see
 //! `lower.rs`), with no intermediate `Vec` either way.
 

@@ -5,14 +5,14 @@
 //! Data flows one way: the job's inputs are validated, every step's plugin
 //! is loaded, the files are mapped into a [`Region`](crate::region::Region),
 //! the [`Runtime`] runs each step over that same region in turn (a step sees
-//! the writes of the steps before it), and [`commit`](crate::commit) makes
+//! the writes of the steps before it), and [`commit`](mod@crate::commit) makes
 //! the writes durable once, at the end, or drops them all if any step failed.
 //! Inputs are checked before any plugin is compiled, and every plugin is
 //! loaded before anything is mapped, so a typo in a file name or a bad
 //! plugin in the last step fails at once, before any work.
 //!
 //! `mmhost run PLUGIN FILE...` is a one-step job ([`Job::single`]); a JSON job
-//! file ([`file`]) describes the rest.
+//! file ([`file`](mod@file)) describes the rest.
 
 pub mod file;
 mod glob_walk;

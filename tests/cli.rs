@@ -389,3 +389,45 @@ fn new_refuses_bad_names_and_busy_directories() {
     let app = std::fs::read_to_string(dir.path().join("fine/README.md")).unwrap();
     assert!(app.contains("fine") && !app.contains("{{name}}"));
 }
+
+/// A reader that went away (`mmhost layout FILES | head -1`) stops every
+/// command that prints quietly, with 141 as a process killed by `SIGPIPE`:
+/// the same rule as `run`. The pipe's read end is closed before mmhost
+/// starts, so every write fails, whatever the timing.
+#[test]
+fn a_closed_stdout_is_a_quiet_stop_for_every_command() {
+    let files = Files::new(&[10, 20], 41, TEXTISH);
+    let names: Vec<&str> = files.paths.iter().map(|p| p.to_str().unwrap()).collect();
+    let mut layout = vec!["layout"];
+    layout.extend(&names);
+    let mut layout_json = vec!["layout", "--json"];
+    layout_json.extend(&names);
+    let mut run = vec!["run", "-q"];
+    let count = plugin("count");
+    run.push(count.to_str().unwrap());
+    run.extend(&names);
+    run.extend(["--", "a"]);
+    for args in [
+        layout,
+        layout_json,
+        vec!["schema"],
+        vec!["completions", "bash"],
+        vec!["man"],
+        run,
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = mmhost()
+            .args(&args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

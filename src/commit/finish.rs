@@ -12,7 +12,7 @@ use crate::error::{describe_io, Error, Result};
 use crate::region::Region;
 
 impl Region {
-    /// Completes the output file of an [`Access::Output`] region and makes it
+    /// Completes the output file of an [`Access::Output`](crate::region::Access::Output) region and makes it
     /// durable: copies in every range the plugin did not write (from the
     /// inputs, hole-aware), then `msync`s and `fsync`s it.
     pub fn finish_output(&self) -> Result<()> {

@@ -4,14 +4,14 @@
 //!
 //! mmhost never writes into a user's file. Inputs are mapped read-only; the
 //! first write to a file creates its *staged copy* beside it, an empty file of
-//! its length ([`stage`]) that the region maps into its shadow and writes
+//! its length (`stage.rs`) that the region maps into its shadow and writes
 //! into, remembering the ranges written so that later reads see them. Small
 //! packed files are written in memory and staged only at commit. When the
 //! plugin has finished successfully, each copy gets the ranges the plugin did
 //! not write from its original (`copy_file_range`, which reflinks on file
 //! systems that can), every copy is `fsync`ed and the copies
 //! are renamed over their destinations as one atomic step under an intent log
-//! ([`journal`]). Until the log's commit point nothing the user owns has
+//! (`journal.rs`). Until the log's commit point nothing the user owns has
 //! changed; after it, recovery finishes the renames. So a trap, an `err`, a
 //! limit, a full disk or a `kill -9` at any instant leaves every file either
 //! exactly old or exactly new, and the next mmhost run that touches those

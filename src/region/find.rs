@@ -123,3 +123,119 @@ fn gather(slices: &[(u64, &[u8])], from: u64, to: u64) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Non-overlapping matches of `pat` in `hay[start..end]`, leftmost first,
+    /// each searched from the end of the one before: the plain definition.
+    fn naive(hay: &[u8], pat: &[u8], start: usize, end: usize, limit: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        if pat.is_empty() {
+            return out;
+        }
+        let mut i = start;
+        while out.len() < limit && i + pat.len() <= end {
+            if &hay[i..i + pat.len()] == pat {
+                out.push(i as u64);
+                i += pat.len();
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// `hay[from..to]` cut at `cuts` into slices with their global offsets
+    /// (where the extents of a region would be).
+    fn slices<'a>(hay: &'a [u8], from: usize, to: usize, cuts: &[usize]) -> Vec<(u64, &'a [u8])> {
+        let mut bounds: Vec<usize> = cuts
+            .iter()
+            .copied()
+            .filter(|&c| from < c && c < to)
+            .collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut out = Vec::new();
+        let mut a = from;
+        for b in bounds.into_iter().chain([to]) {
+            out.push((a as u64, &hay[a..b]));
+            a = b;
+        }
+        out
+    }
+
+    #[test]
+    fn matches_straddling_seams_are_found_once() {
+        let hay = b"abcabcabc";
+        // Seams inside every match.
+        let s = slices(hay, 0, 9, &[1, 2, 4, 8]);
+        assert_eq!(find_in(&s, b"abc", 0, 9, 10), [0, 3, 6]);
+        assert_eq!(find_in(&s, b"cab", 0, 9, 10), [2, 5]);
+        assert_eq!(find_in(&s, b"abc", 1, 9, 10), [3, 6]);
+        assert_eq!(find_in(&s[1..], b"abc", 1, 9, 10), [3, 6]);
+        assert_eq!(find_in(&s, b"abc", 0, 8, 10), [0, 3]);
+        assert_eq!(find_in(&s, b"abc", 0, 9, 2), [0, 3]);
+        assert_eq!(find_in(&s, b"", 0, 9, 10), Vec::<u64>::new());
+        // Overlapping candidates: leftmost, then from the end of it.
+        let hay = b"aaaaa";
+        let s = slices(hay, 0, 5, &[2, 3]);
+        assert_eq!(find_in(&s, b"aa", 0, 5, 10), [0, 2]);
+    }
+
+    /// Random haystacks over a small alphabet (many matches and near
+    /// misses), cut into random extents, random windows and patterns:
+    /// always the plain definition's answer.
+    #[test]
+    fn random_extents_match_the_plain_search() {
+        let mut seed = 0x0f1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let len = next(200);
+            let hay: Vec<u8> = (0..len).map(|_| b"ab"[next(2)]).collect();
+            let from = next(len + 1);
+            let to = from + next(len - from + 1);
+            let cuts: Vec<usize> = (0..next(8)).map(|_| next(len + 1)).collect();
+            let s = slices(&hay, from, to, &cuts);
+            let plen = 1 + next(6);
+            let pat: Vec<u8> = (0..plen).map(|_| b"ab"[next(2)]).collect();
+            // Windows inside what the slices cover.
+            let start = from + next(to - from + 1);
+            let end = start + next(to - start + 1);
+            let limit = 1 + next(10);
+            assert_eq!(
+                find_in(&s, &pat, start as u64, end as u64, limit),
+                naive(&hay, &pat, start, end, limit),
+                "hay {:?} slices {:?} pat {:?} [{start}, {end}) limit {limit}",
+                String::from_utf8_lossy(&hay),
+                s.iter().map(|(g, b)| (*g, b.len())).collect::<Vec<_>>(),
+                String::from_utf8_lossy(&pat),
+            );
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(matches!(
+            check_find(10, b"a", 5, 4, 1),
+            Err(AccessError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            check_find(10, b"a", 0, 11, 1),
+            Err(AccessError::OutOfRange(_))
+        ));
+        assert!(check_find(10, b"a", 10, 10, 1).is_ok());
+        assert_eq!(
+            check_find(10, b"a", 0, 10, (MAX_FIND_RESULTS + 1) as u32),
+            Err(AccessError::TooLarge {
+                limit: MAX_FIND_RESULTS
+            })
+        );
+    }
+}

@@ -14,7 +14,7 @@
 //! A read-only run must not need a descriptor per input: the open-file limit
 //! (often 1,024, 20,000 here) is far below the 100,000 files a run may name.
 //! So opening an input read-only checks it and **closes it again**, keeping
-//! its identity (device and inode) and length ([`Content::Closed`]). When the
+//! its identity (device and inode) and length (`Content::Closed`). When the
 //! region needs its bytes it reopens the path with [`InputFile::open_checked`],
 //! which refuses a path that now names another file (replaced, renamed over)
 //! or one that shrank, and takes the shared lock again; the bytes mapped or
@@ -24,7 +24,7 @@
 //! a read-only run holds a handful of descriptors however many inputs it has.
 //!
 //! A run that replaces its inputs (`writable`) keeps each one open and locked
-//! exclusively for the whole run ([`Content::Open`]): its lock must not lapse
+//! exclusively for the whole run (`Content::Open`): its lock must not lapse
 //! between the check and the commit, and the staged copies are made from it.
 //! That needs two descriptors a written file (the input and its copy), so such
 //! a run is refused up front when the limit cannot allow it. Standard input,

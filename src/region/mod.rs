@@ -75,6 +75,19 @@
 //! the packing file. If no packing file can be made (no writable `$TMPDIR`),
 //! up to 1 GiB of packed files go to anonymous memory instead, read straight
 //! into their slots.
+//!
+//! # Files
+//!
+//! One concern each: `mod.rs` the public types and the region's tables;
+//! [`inputs`] checking and opening the files; [`layout`] where each file
+//! goes; `open.rs` placement and packing; `map.rs` the only `mmap` calls;
+//! `read.rs` the read path ([`ReadView`]); `write.rs` the write backing and
+//! staging; `written.rs` the set of written ranges; `find.rs` search;
+//! `copy.rs` copying an input's original bytes out; [`chunk`] sharing the
+//! region between threads; `access.rs` the [`RegionAccess`] trait a whole
+//! region and a chunk share; `describe.rs` what `mmhost layout` prints. The
+//! commit's side of a region (completing the new files) is in
+//! `commit/finish.rs`: this module imports nothing from [`crate::commit`].
 
 mod access;
 pub mod chunk;
@@ -138,37 +151,26 @@ pub struct Segment {
 }
 
 /// Why a region access failed. Returned to plugins, never a crash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     /// The range lies outside the region.
+    #[error("{0}")]
     OutOfRange(OutOfRange),
     /// The region is read-only.
+    #[error("the region is read-only")]
     ReadOnly,
     /// A read asked for more than the per-call limit.
+    #[error("a single read may return at most {limit} bytes")]
     TooLarge {
         /// The limit in bytes.
         limit: u64,
     },
     /// `locate` named a segment that does not exist.
+    #[error("no such segment (there are {count})")]
     NoSuchSegment {
         /// The number of segments.
         count: u32,
     },
-}
-
-impl std::fmt::Display for AccessError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AccessError::OutOfRange(r) => r.fmt(f),
-            AccessError::ReadOnly => f.write_str("the region is read-only"),
-            AccessError::TooLarge { limit } => {
-                write!(f, "a single read may return at most {limit} bytes")
-            }
-            AccessError::NoSuchSegment { count } => {
-                write!(f, "no such segment (there are {count})")
-            }
-        }
-    }
 }
 
 /// The most bytes one `read` may return (64 MiB): a bound on what a plugin can
@@ -188,12 +190,14 @@ pub struct Stats {
 }
 
 /// Why a write failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The access itself is wrong (range, read-only): the plugin's business.
+    #[error(transparent)]
     Access(AccessError),
     /// A copy of a file could not be made (disk full, permissions): the run
     /// cannot go on.
+    #[error(transparent)]
     Stage(Error),
 }
 

@@ -108,7 +108,7 @@ fn read_into_slot(f: &InputFile, dst: &mut [u8]) -> Result<()> {
 }
 
 impl Region {
-    /// Maps validated `inputs` (from [`open_inputs`]) into one region.
+    /// Maps validated `inputs` (from [`open_inputs`](super::open_inputs)) into one region.
     pub fn open(inputs: Vec<InputFile>, access: Access) -> Result<Region> {
         Self::open_with(inputs, access, &LayoutParams::for_this_machine())
     }

@@ -235,16 +235,9 @@ pub(crate) fn plugin_text(text: &str, max: usize) -> String {
 
 /// An mmhost error raised inside a host call, carried through the trap so
 /// that the run reports it unchanged.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub(super) struct HostFailure(pub(super) Error);
-
-impl std::fmt::Display for HostFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for HostFailure {}
 
 #[cfg(test)]
 mod tests {

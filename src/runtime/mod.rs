@@ -15,7 +15,7 @@
 //!
 //! # Limits
 //!
-//! Each run gets its own [`Store`] with a cap on linear memory and tables
+//! Each run gets its own [`Store`](wasmtime::Store) with a cap on linear memory and tables
 //! ([`RunOptions::max_memory`]), an optional wall-clock timeout through
 //! epoch interruption ([`RunOptions::timeout`]) and optional deterministic
 //! fuel ([`RunOptions::fuel`]). The text a plugin returns is capped at
@@ -34,11 +34,22 @@
 //! # Why `region` is linked by hand
 //!
 //! `bindgen!` generates the types and the `host`/`output` imports, but the
-//! `region` functions are defined with [`LinkerInstance::func_wrap`] so that
+//! `region` functions are defined with [`LinkerInstance::func_wrap`](wasmtime::component::LinkerInstance::func_wrap) so that
 //! every byte crosses with one `memcpy`: a `write` copies straight from the
-//! guest's memory into the mapping through [`WasmList::as_le_slice`], and a
+//! guest's memory into the mapping through [`WasmList::as_le_slice`](wasmtime::component::WasmList::as_le_slice), and a
 //! `read` is lowered straight from the mapping into the guest's memory (see
 //! `lower.rs`), with no intermediate `Vec` either way.
+//!
+//! # Files
+//!
+//! `mod.rs` the options, the engines and [`Runtime::run`], which takes one of
+//! two paths: a serial run (one instance calls `run`) or [`parallel`] (plan,
+//! chunks on threads, reduce). Both build their stores and settle their
+//! results with `store.rs`; the host's side of the imports is `imports.rs`
+//! (with `view.rs`, the part of the region a store sees, and `lower.rs`, the
+//! copy of a read into guest memory); the limits enforced while a plugin runs
+//! are `limits.rs` (memory, timeout); `trap.rs` describes how a run ended;
+//! `load.rs` compiles and checks plugins; `wasi.rs` is the powerless WASI.
 
 mod code_limits;
 mod imports;

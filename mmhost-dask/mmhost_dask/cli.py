@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--local", type=int, metavar="N", help="start N local worker processes (default: the cores)"
     )
+    r.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to try to reach the scheduler (30)",
+    )
     r.add_argument("args", nargs="*", metavar="PLUGIN FILE...")
     return r
 
@@ -143,6 +150,7 @@ def parse(argv: list[str]) -> driver.Options:
         progress=ns.progress,
         report=ns.report == "json" or ns.report_file is not None,
         report_file=ns.report_file,
+        connect_timeout=ns.connect_timeout,
     )
 
 

@@ -70,6 +70,7 @@ class Options:
     progress: bool | None = None
     report: bool = False
     report_file: str | None = None
+    connect_timeout: float = 30.0
 
 
 @dataclass
@@ -116,9 +117,11 @@ class _Cluster:
         self.cluster = None
         try:
             if opts.scheduler is not None:
-                self.client = Client(opts.scheduler, timeout="30s")
+                self.client = Client(opts.scheduler, timeout=opts.connect_timeout)
             elif opts.scheduler_file is not None:
-                self.client = Client(scheduler_file=opts.scheduler_file, timeout="30s")
+                self.client = Client(
+                    scheduler_file=opts.scheduler_file, timeout=opts.connect_timeout
+                )
             else:
                 n = opts.local or os.cpu_count() or 1
                 self.cluster = LocalCluster(
@@ -131,7 +134,7 @@ class _Cluster:
                     memory_limit=0,
                 )
                 self.client = Client(self.cluster)
-            self.client.wait_for_workers(1, timeout=60)
+            self.client.wait_for_workers(1, timeout=max(60.0, opts.connect_timeout))
         except (OSError, TimeoutError) as e:
             self.close()
             where = opts.scheduler or opts.scheduler_file or "a local cluster"
@@ -198,25 +201,23 @@ def _run_chunks(cluster: _Cluster, opts: Options, plan: host.Plan, out: Outcome)
         for fut in as_completed(futures):
             if fut.status == "error":
                 exc = fut.exception()
-                _fail_fast(cluster, futures, plan.run_id)
                 if isinstance(exc, tasks.RetryableChunkError):
                     raise DriverError(
                         host.IO,
-                        f"mmhost-dask: error: {exc} (after {opts.retries} retries)",
+                        f"{exc} (after {opts.retries} retries)",
                         exc.stderr,
                     )
                 if isinstance(exc, KilledWorker):
                     raise DriverError(
                         host.IO,
-                        f"mmhost-dask: error: {exc.task}: the workers running it died "
+                        f"{exc.task}: the workers running it died "
                         f"too often (distributed.scheduler.allowed-failures)",
                     )
-                raise DriverError(host.IO, f"mmhost-dask: error: a task failed: {exc!r}")
+                raise DriverError(host.IO, f"a task failed: {exc!r}")
             if fut.status != "finished":
                 continue
             result: tasks.ChunkResult = fut.result()
             if result.returncode != 0:
-                _fail_fast(cluster, futures, plan.run_id)
                 raise DriverError(
                     result.returncode,
                     "",
@@ -231,15 +232,14 @@ def _run_chunks(cluster: _Cluster, opts: Options, plan: host.Plan, out: Outcome)
                 done_bytes += chunks[i]["end"] - chunks[i]["start"]
             bar.advance(result.last - result.first + 1, done_bytes)
     except BaseException:
+        # fail fast: a deterministic failure, exhausted retries or Ctrl-C
         _fail_fast(cluster, futures, plan.run_id)
         raise
     finally:
         bar.close()
     missing = [i for i in range(len(chunks)) if i not in lines]
     if missing:
-        raise DriverError(
-            host.IO, f"mmhost-dask: error: run-chunk gave no line for chunks {missing[:10]}"
-        )
+        raise DriverError(host.IO, f"run-chunk gave no line for chunks {missing[:10]}")
     return [lines[i] for i in range(len(chunks))]
 
 
@@ -301,7 +301,7 @@ def run(opts: Options) -> Outcome:
             out.commit_report = _read_json(commit_report)
             if code < 0:
                 sys.stderr.write(
-                    f"mmhost-dask: error: mmhost commit was killed by signal {-code}; "
+                    f"mmhost commit was killed by signal {-code}; "
                     "`mmhost recover` on the files' directories finishes or undoes it\n"
                 )
                 code = host.IO
@@ -319,7 +319,7 @@ def run(opts: Options) -> Outcome:
         if e.detail:
             sys.stderr.write(e.detail if e.detail.endswith("\n") else e.detail + "\n")
         if e.message:
-            sys.stderr.write(e.message + "\n")
+            sys.stderr.write(f"mmhost-dask: error: {e.message}\n")
         out.exit_code = e.code
         out.error = (
             (e.message or e.detail).strip().splitlines()[0] if (e.message or e.detail) else None

@@ -45,12 +45,15 @@
 //! - [`runtime`]: the wasmtime engine, the imports a plugin is granted, the
 //!   limits of a run;
 //! - [`commit`]: where writes go and how they reach the disk;
+//! - [`distributed`]: runs spread over processes or machines, chunk by
+//!   chunk (`mmhost plan`, `run-chunk`, `reduce`, `commit`, `abort`);
 //! - [`progress`]: progress counters of a run and the bar that shows them;
 //! - [`error`]: the error type and its exit codes;
 //! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
 //!   another process while mapped (installed by the `mmhost` command).
 
 pub mod commit;
+pub mod distributed;
 pub mod error;
 pub mod job;
 pub mod progress;

@@ -51,8 +51,8 @@
 //! A dry run stages copies in the system's temporary directory and, instead
 //! of committing, counts the bytes that would change.
 
-mod journal;
-mod stage;
+pub(crate) mod journal;
+pub(crate) mod stage;
 
 use std::collections::HashMap;
 use std::io;

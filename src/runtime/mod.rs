@@ -40,6 +40,7 @@
 //! `read` is lowered straight from the mapping into the guest's memory (see
 //! `lower.rs`), with no intermediate `Vec` either way.
 
+mod chunks;
 pub mod inspect;
 mod load;
 mod lower;
@@ -64,6 +65,7 @@ use crate::region::{AccessError, Region, WriteError};
 use lower::RegionBytes;
 use view::View;
 
+pub use chunks::{chunk_seed, ChunkDone};
 pub use load::{wrap_module, WIT_SOURCE};
 pub use parallel::{chunk_size, default_jobs, MAX_PARTIAL, MIN_CHUNK};
 pub use wasi::MAX_WASI_OUTPUT;
@@ -200,6 +202,9 @@ pub struct RunOptions {
     /// region's size and `jobs` (see `parallel::chunk_size`). Giving one
     /// makes a parallel plugin work in chunks even with one job.
     pub chunk_size: Option<u64>,
+    /// Seed WASI's random numbers with this, so that a rerun draws the same
+    /// ones (chunks of a distributed run); `None`: fresh randomness.
+    pub random_seed: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -214,6 +219,7 @@ impl Default for RunOptions {
             config: serde_json::Value::Null,
             jobs: 1,
             chunk_size: None,
+            random_seed: None,
         }
     }
 }
@@ -823,7 +829,7 @@ impl StoreCtx<'_> {
                 max_memory: opts.max_memory,
                 refused: None,
             },
-            wasi: wasi::sandboxed(&plugin.name),
+            wasi: wasi::sandboxed(&plugin.name, opts.random_seed),
             table: ResourceTable::new(),
             progress: self.progress.clone(),
             config: opts.config.to_string(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass, field
 
 # Exit codes of mmhost (README, "Exit codes").
@@ -100,10 +101,18 @@ class Plan:
 
 
 def plan(mmhost: str, request: PlanRequest, out: str) -> int:
-    """Runs `mmhost plan`, writing the plan to `out`; its stderr passes through."""
+    """Runs `mmhost plan`, writing the plan to `out`.
+
+    Its stderr (a "planned run" line) is shown only when it fails, so that a
+    run's stderr is what `mmhost run` prints.
+    """
     cmd = request.argv(mmhost)
     with open(out, "wb") as f:
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f).returncode
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.stderr.buffer.write(r.stderr)
+        sys.stderr.flush()
+    return r.returncode
 
 
 def reduce(mmhost: str, plan: Plan, results: str, report_file: str | None) -> int:
@@ -125,9 +134,13 @@ def commit(mmhost: str, plan: Plan, results: str, report_file: str | None) -> in
 
 def abort(mmhost: str, plan: Plan) -> int:
     """Runs `mmhost abort`: removes everything the plan staged."""
-    return subprocess.run(
-        [mmhost, "abort", "--plan", plan.path], stdin=subprocess.DEVNULL
-    ).returncode
+    r = subprocess.run(
+        [mmhost, "abort", "--plan", plan.path], stdin=subprocess.DEVNULL, capture_output=True
+    )
+    if r.returncode != 0:
+        sys.stderr.buffer.write(r.stderr)
+        sys.stderr.flush()
+    return r.returncode
 
 
 def version(mmhost: str) -> str:

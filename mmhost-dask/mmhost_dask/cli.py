@@ -160,67 +160,92 @@ _WRITE = {"read-only": "read_only", "in-place": "in_place"}
 def report(opts: driver.Options, out: driver.Outcome) -> dict:
     """The run's summary: `mmhost run --report json`'s fields plus the chunks.
 
-    The host's own reports (of `reduce`, then `commit`) are the base when
-    it wrote them; what only the driver knows is filled in or added.
+    Built from the plan and the chunks' result lines (the host's `reduce` and
+    `commit` print no report of their own). `bytes_read` is 0: `run-chunk`
+    does not report it. `chunks` and `dask` are the driver's additions.
     """
-    base = dict(out.commit_report or out.reduce_report or {})
     plan = out.plan.doc if out.plan is not None else None
-    base.setdefault("report_version", 1)
-    base.setdefault("mmhost_version", host.version(opts.mmhost))
-    base["ok"] = out.exit_code == 0
-    base["exit_code"] = out.exit_code
-    base["error"] = out.error if out.exit_code != 0 else None
-    base.setdefault("job_file", opts.request.job)
+    lines = out.chunk_lines
+    write: object = None
+    segments: list = []
+    files_written: list = []
     if plan is not None:
         target = plan["target"]
         kind = target["kind"]
-        write = _WRITE.get(kind) or {kind.replace("-", "_"): target["path"]}
-        base.setdefault("write", write)
-        base.setdefault("dry_run", bool(target.get("dry_run")))
-        base.setdefault("size", plan["region_size"])
-        base.setdefault(
-            "segments",
-            [
-                {
-                    "name": i["name"],
-                    "start": i["start"],
-                    "end": i["start"] + i["len"],
-                    "len": i["len"],
-                    "placement": "mapped" if i["len"] else "empty",
-                }
-                for i in plan["inputs"]
-            ],
-        )
-    else:
-        base.setdefault("write", None)
-        base.setdefault("dry_run", opts.request.dry_run)
-        base.setdefault("size", 0)
-        base.setdefault("segments", [])
-    base.setdefault("bytes_read", 0)
-    base.setdefault("bytes_written", sum(int(c.get("written", 0)) for c in out.chunk_lines))
-    base.setdefault("steps", [])
-    base.setdefault("files_written", [])
-    base.setdefault("dry_run_changes", None)
-    base["time_ms"] = round(out.time_ms, 3)
-    base["chunks"] = [
-        {
-            "index": c["chunk"],
-            "start": plan["chunks"][c["chunk"]]["start"] if plan else None,
-            "end": plan["chunks"][c["chunk"]]["end"] if plan else None,
-            "written": c.get("written", 0),
-            "output_len": (c.get("output") or {}).get("len", 0),
-            "ms": c.get("ms"),
-        }
-        for c in out.chunk_lines
-    ]
-    base["dask"] = {
-        "workers": out.workers,
-        "tasks": out.tasks,
-        "chunk_count": len(plan["chunks"]) if plan else 0,
-        "halo": plan.get("halo") if plan else None,
-        "phases_ms": {k: round(v, 3) for k, v in out.phases_ms.items()},
+        name = target.get("name") or target.get("path")
+        write = _WRITE.get(kind) or {kind.replace("-", "_"): name}
+        inputs = plan["inputs"]
+        segments = [
+            {
+                "name": i["name"],
+                "start": i["start"],
+                "end": i["start"] + i["len"],
+                "len": i["len"],
+                "placement": "mapped" if i["len"] else "empty",
+            }
+            for i in inputs
+        ]
+        if out.committed and not target.get("dry_run"):
+            if kind == "output":
+                files_written = [name]
+            else:
+                touched = sorted({k for c in lines for k in c.get("files_written", [])})
+                if kind == "output-dir":
+                    touched = range(len(inputs))
+                files_written = [inputs[k].get("dest") or inputs[k]["path"] for k in touched]
+    step_name = os.path.splitext(os.path.basename(opts.request.plugin or ""))[0]
+    if plan is not None and not step_name:
+        step_name = os.path.splitext(os.path.basename(plan["plugin"]["path"]))[0]
+    ok = out.exit_code == 0
+    written = sum(int(c.get("written", 0)) for c in lines)
+    return {
+        "report_version": 1,
+        "mmhost_version": host.version(opts.mmhost),
+        "ok": ok,
+        "exit_code": out.exit_code,
+        "error": None if ok else out.error,
+        "job_file": opts.request.job,
+        "write": write,
+        "dry_run": bool(plan["target"].get("dry_run")) if plan else opts.request.dry_run,
+        "size": plan["region_size"] if plan else 0,
+        "bytes_read": 0,
+        "bytes_written": written,
+        "time_ms": round(out.time_ms, 3),
+        "steps": [
+            {
+                "index": 0,
+                "name": step_name,
+                "plugin": opts.request.plugin or (plan["plugin"]["path"] if plan else ""),
+                "status": "ok" if ok else "failed",
+                "message": None if ok else out.error,
+                "exit_code": None if ok else out.exit_code,
+                "bytes_read": 0,
+                "bytes_written": written,
+                "time_ms": round(out.phases_ms.get("chunks", 0.0), 3),
+            }
+        ],
+        "segments": segments,
+        "files_written": files_written,
+        "dry_run_changes": None,
+        "chunks": [
+            {
+                "index": c["chunk"],
+                "start": plan["chunks"][c["chunk"]]["start"] if plan else None,
+                "end": plan["chunks"][c["chunk"]]["end"] if plan else None,
+                "written": c.get("written", 0),
+                "output_len": (c.get("output") or {}).get("len", 0),
+                "ms": c.get("ms"),
+            }
+            for c in lines
+        ],
+        "dask": {
+            "workers": out.workers,
+            "tasks": out.tasks,
+            "chunk_count": len(plan["chunks"]) if plan else 0,
+            "halo": plan.get("halo") if plan else None,
+            "phases_ms": {k: round(v, 3) for k, v in out.phases_ms.items()},
+        },
     }
-    return base
 
 
 def main(argv: list[str] | None = None) -> int:

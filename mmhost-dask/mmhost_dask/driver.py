@@ -84,8 +84,8 @@ class Outcome:
     workers: int = 0
     retried: int = 0
     plan: host.Plan | None = None
-    reduce_report: dict | None = None
-    commit_report: dict | None = None
+    reduced: bool = False
+    committed: bool = False
     time_ms: float = 0.0
     phases_ms: dict = field(default_factory=dict)
 
@@ -284,21 +284,18 @@ def run(opts: Options) -> Outcome:
                 f.write(json.dumps(line, separators=(",", ":")) + "\n")
 
         t = time.perf_counter()
-        reduce_report = os.path.join(workdir, "reduce-report.json") if opts.report else None
-        code = host.reduce(opts.mmhost, plan, results, reduce_report)
-        out.reduce_report = _read_json(reduce_report)
+        code = host.reduce(opts.mmhost, plan, results)
         out.phases_ms["reduce"] = (time.perf_counter() - t) * 1000
         if code != 0:
             host.abort(opts.mmhost, plan)
             out.exit_code = code
             out.error = "mmhost reduce failed"
             return out
+        out.reduced = True
         t = time.perf_counter()
         if plan.writes:
             committing = True
-            commit_report = os.path.join(workdir, "commit-report.json") if opts.report else None
-            code = host.commit(opts.mmhost, plan, results, commit_report)
-            out.commit_report = _read_json(commit_report)
+            code = host.commit(opts.mmhost, plan, results)
             if code < 0:
                 sys.stderr.write(
                     f"mmhost commit was killed by signal {-code}; "
@@ -309,6 +306,7 @@ def run(opts: Options) -> Outcome:
                 out.exit_code = code
                 out.error = "mmhost commit failed"
                 return out
+            out.committed = True
         else:
             host.abort(opts.mmhost, plan)
         out.phases_ms["commit"] = (time.perf_counter() - t) * 1000
@@ -342,17 +340,6 @@ def run(opts: Options) -> Outcome:
             cluster.close()
         shutil.rmtree(workdir, ignore_errors=True)
         out.time_ms = (time.perf_counter() - started) * 1000
-
-
-def _read_json(path: str | None) -> dict | None:
-    if path is None:
-        return None
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-        return json.loads(text.splitlines()[-1]) if text else None
-    except (OSError, ValueError):
-        return None
 
 
 def install_sigterm() -> None:

@@ -115,20 +115,15 @@ def plan(mmhost: str, request: PlanRequest, out: str) -> int:
     return r.returncode
 
 
-def reduce(mmhost: str, plan: Plan, results: str, report_file: str | None) -> int:
+def reduce(mmhost: str, plan: Plan, results: str) -> int:
     """Runs `mmhost reduce`: emitted bytes and the ok text go to our stdout."""
-    cmd = [mmhost, "reduce", "--plan", plan.path]
-    if report_file is not None:
-        cmd += ["--report-file", report_file]
-    cmd.append(results)
+    cmd = [mmhost, "reduce", "--plan", plan.path, results]
     return subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
 
 
-def commit(mmhost: str, plan: Plan, results: str, report_file: str | None) -> int:
+def commit(mmhost: str, plan: Plan, results: str) -> int:
     """Runs `mmhost commit`: its "wrote N bytes" line goes to our stderr."""
     cmd = [mmhost, "commit", "--plan", plan.path, "--results", results]
-    if report_file is not None:
-        cmd += ["--report-file", report_file]
     return subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
 
 

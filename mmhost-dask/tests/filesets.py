@@ -81,6 +81,7 @@ def write(directory: Path, files: list[tuple[str, bytes]]) -> list[str]:
     """Writes the files into `directory`; returns their names, in order."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in files:
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_bytes(data)
     return [name for name, _ in files]
 

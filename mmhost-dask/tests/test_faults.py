@@ -2,8 +2,9 @@
 plugin errors, and a coordinator killed in its commit.
 
 The slow chunk is the `probe` plugin's: `chunked HALO ... onchunk 1
-readloop N` makes chunk 1 read the whole region N times (a halo as large as
-the region makes all of it readable), so the test can find that chunk's
+readloop N` makes chunk 1 read the whole region N times (a halo of 1 MiB,
+the host's limit, over a region of about 1 MiB makes all of it readable),
+so the test can find that chunk's
 `mmhost run-chunk` process and kill it or its worker. Waiting for that
 process has a generous deadline; nothing asserts on time.
 """
@@ -19,8 +20,8 @@ import pytest
 
 import filesets
 
-SIZE = 3 * filesets.MIB + 5
-HALO = str(1 << 40)
+SIZE = filesets.MIB + 5
+HALO = str(filesets.MIB)
 
 
 def _files(tmp: Path) -> tuple[list[str], bytes]:
@@ -86,8 +87,8 @@ def test_killed_chunk_reruns_with_the_same_result(run, cluster, plugin, tmp_path
     names, data = _files(tmp_path / "d")
     reference_dir = tmp_path / "ref"
     filesets.write(reference_dir, [(n, (tmp_path / "d" / n).read_bytes()) for n in names])
-    flags = ["--no-progress", "--chunk-size", "1M", "--retries", "2", "-o", "out.bin"]
-    args = [*flags, plugin("probe"), *names, *_slow_probe_args(200)]
+    flags = ["--no-progress", "--chunk-size", "256K", "--retries", "2", "-o", "out.bin"]
+    args = [*flags, plugin("probe"), *names, *_slow_probe_args(3000)]
 
     # the same run undisturbed, for reference
     ref = run.dask(args, cwd=reference_dir)
@@ -135,13 +136,14 @@ def test_input_changed_between_plan_and_chunk(run, plugin, tmp_path):
 
 @pytest.mark.parametrize("target", [["-i"], ["-o", "out.bin"], ["--output-dir", "od"]])
 def test_plugin_err_in_one_chunk_commits_nothing(run, plugin, tmp_path, target):
-    d = tmp_path / "d"
-    names, data = _files(d)
+    d, serial_dir = tmp_path / "d", tmp_path / "serial"
+    names, _data = _files(d)
+    _files(serial_dir)
     before = filesets.snapshot(d)
     args = [
         "--no-progress",
         "--chunk-size",
-        "1M",
+        "256K",
         *target,
         plugin("probe"),
         *names,
@@ -162,7 +164,10 @@ def test_plugin_err_in_one_chunk_commits_nothing(run, plugin, tmp_path, target):
     err = dask.stderr.decode()
     assert "boom" in err.splitlines()[0], err
     assert filesets.snapshot(d) == before
-    assert sorted(os.listdir(d)) == sorted(before)
+    # what is left is what `mmhost run` leaves (an empty --output-dir it made)
+    serial = run.host(["run", "-j", "1", *args[1:]], cwd=serial_dir)
+    assert serial.returncode == 1
+    assert sorted(os.listdir(d)) == sorted(os.listdir(serial_dir))
 
 
 def test_plugin_load_error_is_not_retried(run, tmp_path):
@@ -173,8 +178,10 @@ def test_plugin_load_error_is_not_retried(run, tmp_path):
     assert dask.returncode == 4, dask.stderr
 
 
-# Commit steps of mmhost (tests/atomic.rs): from "journal" on, the run is committed.
-COMMIT_POINTS = ["synced", "pointer:1", "journal", "rename:1", "rename:2", "renamed", "cleanup"]
+# The failpoints `mmhost commit` passes (tests/atomic.rs names them): all
+# after the commit point ("journal"), since the plan staged and synced
+# before. Killed before the commit, a run is tested above (nothing changes).
+COMMIT_POINTS = ["journal", "rename:1", "rename:2", "renamed", "cleanup"]
 COMMITTED_FROM = COMMIT_POINTS.index("journal")
 
 
@@ -198,4 +205,8 @@ def test_coordinator_killed_in_commit_then_recover(run, plugin, tmp_path, point)
     now = {n: (d / n).read_bytes() for n in names}
     want = new if COMMIT_POINTS.index(point) >= COMMITTED_FROM else old
     assert now == want, f"{point}: files are neither all old nor all new as expected"
-    assert sorted(os.listdir(d)) == sorted(names), "leftovers after recover"
+    # `recover` leaves the stage directory; `abort` with the plan removes it
+    ab = run.host(["abort", "--plan", str(planfile)], cwd=d)
+    assert ab.returncode == 0, ab.stderr
+    assert {n: (d / n).read_bytes() for n in names} == want
+    assert sorted(os.listdir(d)) == sorted(names), "leftovers after recover and abort"

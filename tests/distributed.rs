@@ -105,7 +105,11 @@ fn distributed(
     seed: u64,
 ) -> (Run, Run) {
     let planned = plan(dir, flags, plugin, files, args);
-    let results = run_all(dir, &planned, &specs(planned.count(), seed, seed % 2 == 0));
+    let results = run_all(
+        dir,
+        &planned,
+        &specs(planned.count(), seed, seed.is_multiple_of(2)),
+    );
     let reduced = mm(&["reduce", "--plan", &planned.p(), &s(&results)]);
     let committed = mm(&["commit", "--plan", &planned.p(), "--results", &s(&results)]);
     (reduced, committed)

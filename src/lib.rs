@@ -99,6 +99,8 @@
 //! - [`runtime`]: the wasmtime engine, the imports a plugin is granted, the
 //!   limits of a run;
 //! - [`commit`]: where writes go and how they reach the disk;
+//! - [`distributed`]: runs spread over processes or machines, chunk by
+//!   chunk (`mmhost plan`, `run-chunk`, `reduce`, `commit`, `abort`);
 //! - [`progress`]: progress counters of a run and the bar that shows them;
 //! - [`error`]: the error type and its exit codes;
 //! - [`whole_file`]: reading plugins and job files (regular files only, of
@@ -107,6 +109,7 @@
 //!   another process while mapped (installed by the `mmhost` command).
 
 pub mod commit;
+pub mod distributed;
 pub mod error;
 mod filecopy;
 pub mod job;

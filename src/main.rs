@@ -92,11 +92,66 @@ given override the file's values, and FILEs replace its inputs."
         #[arg(long)]
         no_cache: bool,
     },
-    /// Print the JSON Schema of job files (or of the run report).
+    /// Print the JSON Schema of job files (or of the run report, or of plans).
     Schema {
         /// The schema of `mmhost run --report json` instead.
         #[arg(long)]
         report: bool,
+        /// The schema of `mmhost plan`'s documents instead.
+        #[arg(long, conflicts_with = "report")]
+        plan: bool,
+    },
+    /// Plan a run spread over many processes or machines: check the inputs
+    /// and plugin, cut the chunks, stage the new versions; print the plan.
+    #[command(after_help = DISTRIBUTED_HELP)]
+    Plan(PlanArgs),
+    /// Run chunks I..J of a plan in this process (one instance); print one
+    /// JSON result line per chunk.
+    #[command(after_help = DISTRIBUTED_HELP)]
+    RunChunk {
+        /// The plan file (from `mmhost plan`).
+        #[arg(long, value_name = "PLAN")]
+        plan: PathBuf,
+        /// The chunk, or an inclusive range of chunks: I or I-J.
+        #[arg(long, value_name = "I[-J]")]
+        chunk: mmhost::distributed::ChunkRange,
+        /// Do not use the compilation cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Combine the result lines of every chunk: print the emitted bytes in
+    /// chunk order, then the plugin's `ok` text, as `mmhost run` does.
+    #[command(after_help = DISTRIBUTED_HELP)]
+    Reduce {
+        /// The plan file.
+        #[arg(long, value_name = "PLAN")]
+        plan: PathBuf,
+        /// Files of result lines (`-`: standard input), in any order.
+        #[arg(required = true, value_name = "RESULTS")]
+        results: Vec<PathBuf>,
+        /// Do not use the compilation cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Commit a planned writing run whose chunks have all run: all or
+    /// nothing, as `mmhost run` commits.
+    #[command(after_help = DISTRIBUTED_HELP)]
+    Commit {
+        /// The plan file.
+        #[arg(long, value_name = "PLAN")]
+        plan: PathBuf,
+        /// Take the chunks' results from these files (default: the records
+        /// in the plan's stage directory).
+        #[arg(long, value_name = "RESULTS", num_args = 1..)]
+        results: Vec<PathBuf>,
+    },
+    /// Abandon a planned run: remove its staged new versions and its stage
+    /// directory; the files are unchanged.
+    #[command(after_help = DISTRIBUTED_HELP)]
+    Abort {
+        /// The plan file.
+        #[arg(long, value_name = "PLAN")]
+        plan: PathBuf,
     },
     /// Finish or undo interrupted runs over PATHS (files or directories).
     ///
@@ -168,6 +223,75 @@ given override the file's values, and FILEs replace its inputs."
         #[arg(short, long)]
         output: PathBuf,
     },
+}
+
+const DISTRIBUTED_HELP: &str = "\
+A run spread over processes or machines (see README, Protocol):
+  mmhost plan --chunk-size 256M -o out.txt upper.wasm in/*.txt > p.json
+  N=$(jq .chunk_count p.json)
+  seq 0 $((N-1)) | xargs -P 4 -I{} mmhost run-chunk --plan p.json --chunk {} > results
+  mmhost reduce --plan p.json results && mmhost commit --plan p.json --results results
+
+A driver may retry a chunk killed by a signal or one that exited with 6 (I/O);
+exit codes 1-5 are deterministic: abort with `mmhost abort --plan p.json`.";
+
+/// `mmhost plan`'s arguments: `mmhost run`'s write and limit flags, and the
+/// plan's own.
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// Take the plugin, arguments, inputs, write target and limits from this
+    /// JSON job file (one step only).
+    #[arg(long, value_name = "JOB_FILE")]
+    job: Option<PathBuf>,
+    /// Replace the input files with the plugin's changes (atomically, at
+    /// `mmhost commit`).
+    #[arg(short, long, conflicts_with_all = ["output", "output_dir"])]
+    in_place: bool,
+    /// Write the transformed concatenation to FILE.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "output_dir")]
+    output: Option<PathBuf>,
+    /// Write each input, transformed, to DIR under its own name.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Not supported by distributed runs yet (refused).
+    #[arg(long)]
+    dry_run: bool,
+    /// Cap on the plugin's linear memory [default: 256M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+    /// Stop each run-chunk (and reduce) process's plugin after this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Fuel limit; a run with fuel is not split (one chunk).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Chunk size [default: 256M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    chunk_size: Option<u64>,
+    /// In writing runs, chunk boundaries fall on multiples of SIZE within
+    /// each written file, so no two chunks write one block [default: 4K].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    block_size: Option<u64>,
+    /// Where chunks put their emitted bytes and result records (on a file
+    /// system every worker sees) [default: .mmhost-run-ID beside the output,
+    /// else beside --plan-out, else in the working directory].
+    #[arg(long, value_name = "DIR")]
+    stage_dir: Option<PathBuf>,
+    /// Write the plan to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    plan_out: Option<PathBuf>,
+    /// Do not use the compilation cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// The plugin.
+    #[arg(required_unless_present = "job")]
+    plugin: Option<PathBuf>,
+    /// The input files, in region order.
+    #[arg(required_unless_present = "job")]
+    files: Vec<PathBuf>,
+    /// Arguments for the plugin (after --).
+    #[arg(last = true)]
+    args: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -579,8 +703,101 @@ fn check(cli: &Cli, job_file: &Path, no_cache: bool) -> Result<(), Error> {
         .map_err(Error::stdout)
 }
 
-fn schema(report: bool) -> Result<(), Error> {
-    let text = if report {
+/// `mmhost plan`: the request from the flags (or a one-step job file),
+/// then one library call.
+fn plan(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
+    let level = log_level(cli);
+    let target = match (&args.output, &args.output_dir, args.in_place) {
+        (Some(out), _, _) => Some(Target::Output(out.clone())),
+        (None, Some(dir), _) => Some(Target::OutputDir(dir.clone())),
+        (None, None, true) => Some(Target::InPlace),
+        (None, None, false) => None,
+    };
+    let files: Vec<PathBuf> = match &args.job {
+        // With --job, PLUGIN is the first input.
+        Some(_) => args.plugin.iter().chain(&args.files).cloned().collect(),
+        None => args.files.clone(),
+    };
+    let overrides = Overrides {
+        inputs: (!files.is_empty()).then_some(files),
+        target,
+        dry_run: args.dry_run,
+        max_memory: args.max_memory,
+        timeout: args.timeout,
+        log_level: level,
+        fuel: args.fuel,
+        ..Overrides::default()
+    };
+    let job = match &args.job {
+        Some(job_file) => JobFile::read(job_file)?.resolve(job_file, &overrides)?,
+        None => Job::single(
+            args.plugin
+                .clone()
+                .expect("clap requires PLUGIN without --job"),
+            args.files.clone(),
+            overrides.target.clone().unwrap_or(Target::ReadOnly),
+            overrides.run_options(args.args.clone()),
+            args.dry_run,
+        ),
+    };
+    let (plugin, inputs, target, run, dry_run) = mmhost::distributed::one_step(job)?;
+    let req = mmhost::distributed::PlanRequest {
+        plugin,
+        inputs,
+        target,
+        dry_run,
+        run,
+        chunk_size: args.chunk_size,
+        block_size: args
+            .block_size
+            .unwrap_or(mmhost::distributed::plan::DEFAULT_BLOCK),
+        stage_dir: args.stage_dir.clone(),
+        plan_out: args.plan_out.clone(),
+    };
+    let runtime = runtime(args.no_cache, level)?;
+    let plan = mmhost::distributed::make_plan(&runtime, &req, &mut |r| report_recovery(r, level))?;
+    if args.plan_out.is_none() {
+        io::stdout()
+            .lock()
+            .write_all(plan.to_json().as_bytes())
+            .map_err(|e| {
+                Error::new(ErrorKind::Output, format!("writing to stdout: {e}"))
+                    .with_io_kind(e.kind())
+            })?;
+    }
+    if level >= LogLevel::Info {
+        eprintln!(
+            "mmhost: planned run {}: {} bytes in {} chunk{} ({}); stage directory {}",
+            plan.run_id,
+            plan.region_size,
+            plan.chunk_count,
+            if plan.chunk_count == 1 { "" } else { "s" },
+            match plan.halo {
+                Some(h) => format!("halo {h}"),
+                None => "the whole job in one task".to_string(),
+            },
+            plan.stage_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The line `mmhost run` prints after a commit.
+fn print_wrote(bytes: u64, files: &[String]) {
+    eprintln!(
+        "mmhost: wrote {} bytes; {} file{} changed{}{}",
+        bytes,
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        if files.is_empty() { "" } else { ": " },
+        files.join(", ")
+    );
+}
+
+fn schema(report: bool, plan: bool) -> Result<(), Error> {
+    let text = if plan {
+        mmhost::distributed::plan::schema_text()
+    } else if report {
         mmhost::job::report::schema_text()
     } else {
         mmhost::job::file::schema_text()
@@ -618,7 +835,38 @@ fn main() -> ExitCode {
             result
         }
         Command::Check { job, no_cache } => check(&cli, job, *no_cache),
-        Command::Schema { report } => schema(*report),
+        Command::Schema { report, plan } => schema(*report, *plan),
+        Command::Plan(args) => plan(&cli, args),
+        Command::RunChunk {
+            plan,
+            chunk,
+            no_cache,
+        } => runtime(*no_cache, log_level(&cli)).and_then(|rt| {
+            mmhost::distributed::run_chunks(&rt, plan, *chunk, log_level(&cli), &mut io::stdout())
+        }),
+        Command::Reduce {
+            plan,
+            results,
+            no_cache,
+        } => runtime(*no_cache, log_level(&cli)).and_then(|rt| {
+            let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
+            mmhost::distributed::reduce(&rt, plan, results, log_level(&cli), out).map(|_| ())
+        }),
+        Command::Commit { plan, results } => {
+            mmhost::distributed::commit(plan, Some(results.as_slice())).map(|c| {
+                if c.writes && log_level(&cli) >= LogLevel::Info {
+                    print_wrote(c.written, &c.files);
+                }
+            })
+        }
+        Command::Abort { plan } => mmhost::distributed::abort(plan).map(|n| {
+            if log_level(&cli) >= LogLevel::Info {
+                eprintln!(
+                    "mmhost: aborted: removed {n} staged file{}; the files are unchanged",
+                    if n == 1 { "" } else { "s" }
+                );
+            }
+        }),
         Command::Layout { json, files } => layout(files, *json),
         Command::Recover { paths } => recover(paths, log_level(&cli)),
         Command::Wrap { module, output } => wrap(module, output),

@@ -53,8 +53,8 @@
 
 mod finish;
 mod guard;
-mod journal;
-mod stage;
+pub(crate) mod journal;
+pub(crate) mod stage;
 
 use std::collections::HashMap;
 use std::io;

@@ -86,6 +86,9 @@ pub struct ChunkPlan {
     /// halo)` as they were.
     snapshots: Vec<Option<Arc<Snapshot>>>,
     next: AtomicUsize,
+    /// One past the last chunk handed out (the count, unless the plan was
+    /// made for some chunks only: [`ChunkPlan::some`]).
+    last: usize,
 }
 
 impl std::fmt::Debug for ChunkPlan {
@@ -131,11 +134,69 @@ impl ChunkPlan {
         };
         Ok(ChunkPlan {
             region: Arc::new(SharedRegion(region)),
+            last: bounds.len() - 1,
             bounds,
             halo,
             snapshots,
             next: AtomicUsize::new(0),
         })
+    }
+
+    /// A plan over `region` cut at `bounds` (`0 = b0 < b1 < ... = size`:
+    /// chunk `k` is `[b_k, b_{k+1})`) that hands out only chunks
+    /// `first..=last`, in order: how one process of a distributed run
+    /// (`mmhost run-chunk`) runs its share. Snapshots are taken only of the
+    /// boundaries those chunks read across. Returns the region back if the
+    /// bounds do not cover it in increasing order, the range is not inside
+    /// them, or `halo` is over [`MAX_HALO`].
+    pub fn some(
+        region: Region,
+        bounds: Vec<u64>,
+        halo: u64,
+        first: usize,
+        last: usize,
+    ) -> Result<ChunkPlan, Box<Region>> {
+        let size = region.size();
+        let valid = bounds.len() >= 2
+            && bounds[0] == 0
+            && bounds[bounds.len() - 1] == size
+            && bounds.windows(2).all(|w| w[0] < w[1])
+            && first <= last
+            && last < bounds.len() - 1
+            && halo <= MAX_HALO;
+        if !valid {
+            return Err(Box::new(region));
+        }
+        let snapshots = if region.writable() && halo > 0 {
+            bounds
+                .iter()
+                .enumerate()
+                .map(|(k, &b)| {
+                    (k > 0 && b < size && k >= first && k <= last + 1).then(|| {
+                        let start = b.saturating_sub(halo);
+                        let end = (b + halo).min(size);
+                        let mut bytes = vec![0u8; (end - start) as usize];
+                        region.read_into(start, &mut bytes);
+                        Arc::new(Snapshot { start, bytes })
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(ChunkPlan {
+            region: Arc::new(SharedRegion(region)),
+            bounds,
+            halo,
+            snapshots,
+            next: AtomicUsize::new(first),
+            last: last + 1,
+        })
+    }
+
+    /// Bytes read and written through the views so far.
+    pub fn stats(&self) -> super::Stats {
+        self.region.0.stats()
     }
 
     /// How many chunks there are.
@@ -147,9 +208,9 @@ impl ChunkPlan {
     /// been. Safe to call from any thread; each chunk comes out once.
     pub fn next(&self) -> Option<ChunkView> {
         let k = self.next.fetch_add(1, Ordering::Relaxed);
-        if k >= self.count() {
+        if k >= self.last {
             // Keep the counter from wrapping however often it is asked.
-            self.next.store(self.count(), Ordering::Relaxed);
+            self.next.store(self.last, Ordering::Relaxed);
             return None;
         }
         let (start, end) = (self.bounds[k], self.bounds[k + 1]);
@@ -171,7 +232,7 @@ impl ChunkPlan {
 
     /// Stops handing out chunks (after a failure).
     pub fn stop(&self) {
-        self.next.store(self.count(), Ordering::Relaxed);
+        self.next.store(self.last, Ordering::Relaxed);
     }
 
     /// The region back, once every view has been dropped; `None` while one

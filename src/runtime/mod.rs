@@ -51,6 +51,7 @@
 //! are `limits.rs` (memory, timeout); `trap.rs` describes how a run ended;
 //! `load.rs` compiles and checks plugins; `wasi.rs` is the powerless WASI.
 
+mod chunks;
 mod code_limits;
 mod imports;
 pub mod inspect;
@@ -82,6 +83,7 @@ pub(crate) use store::output_error;
 use store::{take_region, StoreCtx};
 use view::View;
 
+pub use chunks::{chunk_seed, ChunkDone};
 pub use code_limits::{MAX_CODE, MAX_FUNCTION_BODY};
 pub use limits::TABLE_ELEMENT_BYTES;
 pub use load::{wrap_module, WIT_SOURCE};
@@ -222,6 +224,9 @@ pub struct RunOptions {
     /// region's size and `jobs` (see `parallel::chunk_size`). Giving one
     /// makes a parallel plugin work in chunks even with one job.
     pub chunk_size: Option<u64>,
+    /// Seed WASI's random numbers with this, so that a rerun draws the same
+    /// ones (chunks of a distributed run); `None`: fresh randomness.
+    pub random_seed: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -236,6 +241,7 @@ impl Default for RunOptions {
             config: serde_json::Value::Null,
             jobs: 1,
             chunk_size: None,
+            random_seed: None,
         }
     }
 }

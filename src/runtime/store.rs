@@ -82,7 +82,7 @@ impl StoreCtx<'_> {
             log_level: opts.log_level,
             logged: self.logged.clone(),
             limiter: Limiter::new(opts.max_memory),
-            wasi: wasi::sandboxed(&plugin.name),
+            wasi: wasi::sandboxed(&plugin.name, opts.random_seed),
             table: ResourceTable::new(),
             progress: self.progress.clone(),
             config: opts.config.to_string(),

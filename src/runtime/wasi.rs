@@ -5,7 +5,7 @@
 //! call fails), no environment, no arguments, no sockets or name lookups, and
 //! clocks frozen at zero (the wall clock says 1970-01-01T00:00:00Z and the
 //! monotonic clock never moves). Random numbers are wasmtime's defaults: they
-//! carry no authority.
+//! carry no authority (seeded when the run asks for repeatable numbers).
 //!
 //! Sleeping is the one way a plugin could block inside a host call, where
 //! neither the epoch deadline (`--timeout`) nor fuel can stop it: wasmtime's
@@ -96,14 +96,25 @@ pub(super) fn link_instant_clock_subscriptions(
     Ok(())
 }
 
-/// The WASI context of one run of `plugin`.
-pub(super) fn sandboxed(plugin: &str) -> WasiCtx {
+/// The WASI context of one run of `plugin`; with `seed`, its random
+/// numbers (secure and insecure) come from a generator seeded with it, so
+/// that a rerun draws the same numbers (distributed chunks, see
+/// `RunOptions::random_seed`).
+pub(super) fn sandboxed(plugin: &str, seed: Option<u64>) -> WasiCtx {
     let out = CappedStderr(Arc::new(Budget {
         left: AtomicU64::new(MAX_WASI_OUTPUT),
         noted: AtomicBool::new(false),
         plugin: plugin.to_string(),
     }));
-    WasiCtx::builder()
+    let mut builder = WasiCtx::builder();
+    if let Some(seed) = seed {
+        use rand::SeedableRng;
+        builder
+            .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
+            .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed))
+            .insecure_random_seed(u128::from(seed));
+    }
+    builder
         .stdout(out.clone())
         .stderr(out)
         .allow_tcp(false)

@@ -1,0 +1,194 @@
+//! `mmhost commit` and `mmhost abort`: the end of a distributed writing run.
+//!
+//! `commit` makes sure every chunk ran (a result for each, from `--results`
+//! or from the records `run-chunk` left in the stage directory) and that the
+//! inputs are still the files the plan saw, then renames the staged new
+//! versions over their destinations with the journaled, all-or-nothing
+//! commit of a local run ([`crate::commit`]); `mmhost recover` finishes or
+//! undoes one that was killed. `abort` removes everything staged.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::chunk_run::ChunkResult;
+use super::plan::{Plan, TargetKind};
+use super::reduce::gather;
+use super::{check_inputs, plan_error};
+use crate::commit::journal;
+use crate::error::{describe_io, Error, ErrorKind, Result};
+use crate::region::open_inputs;
+
+/// What a commit did, for the same message as `mmhost run`'s.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOutcome {
+    /// Whether the plan writes at all.
+    pub writes: bool,
+    /// Bytes the plugin wrote (sum over the chunks).
+    pub written: u64,
+    /// Files changed, named as `mmhost run` names them.
+    pub files: Vec<String>,
+}
+
+/// The result record of every chunk, from the stage directory.
+fn records(plan: &Plan, plan_path: &Path) -> Result<Vec<ChunkResult>> {
+    let mut out = Vec::with_capacity(plan.chunk_count);
+    let mut missing = Vec::new();
+    for k in 0..plan.chunk_count {
+        let path = plan.chunk_record(k);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => out.push(
+                serde_json::from_str(text.trim())
+                    .map_err(|e| plan_error(&path, format!("not a chunk result record: {e}")))?,
+            ),
+            Err(_) => missing.push(k.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(20).map(String::as_str).collect();
+        return Err(plan_error(
+            plan_path,
+            format!(
+                "{} of {} chunks have not run (no record in {}): chunk{} {}{}; run them, or \
+                 `mmhost abort`",
+                missing.len(),
+                plan.chunk_count,
+                plan.stage_dir.display(),
+                if missing.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if missing.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// `mmhost commit`: see the module docs. `results`: result files to take
+/// the chunks' results from instead of the stage directory's records.
+pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOutcome> {
+    let plan = Plan::read(plan_path)?;
+    let results = match results {
+        Some(files) if !files.is_empty() => gather(&plan, files)?,
+        _ => records(&plan, plan_path)?,
+    };
+    let written: u64 = results.iter().map(|r| r.written).sum();
+    let mut outcome = CommitOutcome {
+        writes: plan.target.kind != TargetKind::ReadOnly,
+        written,
+        files: Vec::new(),
+    };
+    if plan.inputs.iter().any(|i| Path::new(&i.name).is_relative()) {
+        std::env::set_current_dir(&plan.cwd)
+            .map_err(|e| Error::input(&plan.cwd, describe_io(&e)))?;
+    }
+    check_inputs(&plan)?;
+    // Replacing inputs: hold them locked (exclusively) through the renames,
+    // as a local run does.
+    let _locked = if plan.target.kind == TargetKind::InPlace {
+        let names: Vec<PathBuf> = plan.inputs.iter().map(|i| PathBuf::from(&i.name)).collect();
+        Some(open_inputs(&names, true)?)
+    } else {
+        None
+    };
+    let wrote: BTreeSet<usize> = results
+        .iter()
+        .flat_map(|r| r.files_written.clone())
+        .collect();
+    let mut renames: Vec<(PathBuf, PathBuf, u64)> = Vec::new();
+    let mut drop_staged: Vec<PathBuf> = Vec::new();
+    match plan.target.kind {
+        TargetKind::ReadOnly => {}
+        TargetKind::Output => {
+            if let (Some(s), Some(p)) = (&plan.target.staged, &plan.target.path) {
+                renames.push((s.clone(), p.clone(), plan.region_size));
+                outcome.files.push(
+                    plan.target
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| p.display().to_string()),
+                );
+            }
+        }
+        TargetKind::OutputDir | TargetKind::InPlace => {
+            let every = plan.target.kind == TargetKind::OutputDir;
+            for (k, i) in plan.inputs.iter().enumerate() {
+                let (Some(s), Some(d)) = (&i.staged, &i.dest) else {
+                    continue;
+                };
+                if every || wrote.contains(&k) {
+                    renames.push((s.clone(), d.clone(), i.len));
+                    outcome.files.push(if every {
+                        d.display().to_string()
+                    } else {
+                        i.name.clone()
+                    });
+                } else {
+                    drop_staged.push(s.clone());
+                }
+            }
+        }
+    }
+    // Every new version must be there, whole and durable, before the
+    // commit point: a rename that fails after it would leave a mix.
+    for (staged, _, len) in &renames {
+        let fail = |what: String| {
+            Error::new(
+                ErrorKind::Output,
+                format!(
+                    "{}: the staged new version {what}; nothing was committed (`mmhost abort` \
+                     cleans up)",
+                    staged.display()
+                ),
+            )
+        };
+        let f = std::fs::File::open(staged)
+            .map_err(|e| fail(format!("cannot be opened: {}", describe_io(&e))))?;
+        let now = f.metadata().map_err(|e| fail(describe_io(&e)))?.len();
+        if now != *len {
+            return Err(fail(format!("is {now} bytes, not {len}")));
+        }
+        f.sync_all().map_err(|e| fail(describe_io(&e)))?;
+    }
+    let pairs: Vec<(PathBuf, PathBuf)> = renames.into_iter().map(|(s, d, _)| (s, d)).collect();
+    journal::commit(&pairs).map_err(|e| {
+        Error::new(
+            ErrorKind::Output,
+            format!(
+                "committing {} files: {} (`mmhost recover` on their directories will finish or \
+                 undo it)",
+                pairs.len(),
+                describe_io(&e)
+            ),
+        )
+        .with_io_kind(e.kind())
+    })?;
+    for s in drop_staged {
+        let _ = std::fs::remove_file(s);
+    }
+    let _ = std::fs::remove_dir_all(&plan.stage_dir);
+    Ok(outcome)
+}
+
+/// `mmhost abort`: removes every staged new version and the stage
+/// directory. Returns how many staged files were removed. Committed files
+/// are never touched (their staged names no longer exist).
+pub fn abort(plan_path: &Path) -> Result<usize> {
+    let plan = Plan::read(plan_path)?;
+    let mut removed = 0;
+    for (staged, _) in plan.staged() {
+        match std::fs::remove_file(&staged) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::output(&staged, describe_io(&e))),
+        }
+    }
+    match std::fs::remove_dir_all(&plan.stage_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::output(&plan.stage_dir, describe_io(&e)))
+        }
+        _ => Ok(removed),
+    }
+}

@@ -1,0 +1,240 @@
+//! `mmhost reduce`: gathers the result lines of every chunk (from any
+//! number of files, in any order), checks that each chunk is there exactly
+//! once and that its emitted bytes are intact, writes those bytes in chunk
+//! order, and combines the partial results with the plugin's `reduce`: what
+//! `mmhost run` prints for the same job.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+
+use super::chunk_run::ChunkResult;
+use super::plan::Plan;
+use super::{check_inputs, check_plugin, sha256_file};
+use crate::error::{describe_io, Error, ErrorKind, Result};
+use crate::region::{open_inputs, Access, Region};
+use crate::runtime::{LogLevel, Runtime};
+
+/// What a reduce produced: the `ok` text (already printed after the emitted
+/// bytes) and the bytes the chunks wrote.
+#[derive(Debug, Clone)]
+pub struct ReduceOutcome {
+    /// The plugin's `ok` text.
+    pub ok: String,
+    /// Sum of the chunks' `written`.
+    pub written: u64,
+}
+
+/// Reads result lines from `files` (`-`: standard input) and returns one
+/// result per chunk, in chunk order; a missing, duplicated or failed chunk,
+/// or a line that is not a result, is a usage error naming it.
+pub fn gather(plan: &Plan, files: &[PathBuf]) -> Result<Vec<ChunkResult>> {
+    let mut found: Vec<Option<(ChunkResult, String)>> = vec![None; plan.chunk_count];
+    for file in files {
+        let reader: Box<dyn Read> = if file.as_os_str() == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(file).map_err(|e| {
+                Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "{}: cannot read results: {}",
+                        file.display(),
+                        describe_io(&e)
+                    ),
+                )
+            })?)
+        };
+        for (n, line) in BufReader::new(reader).lines().enumerate() {
+            let at = format!("{}:{}", file.display(), n + 1);
+            let line = line
+                .map_err(|e| Error::new(ErrorKind::Usage, format!("{at}: {}", describe_io(&e))))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let r: ChunkResult = serde_json::from_str(&line).map_err(|e| {
+                Error::new(
+                    ErrorKind::Usage,
+                    format!("{at}: not a chunk result line: {e}"),
+                )
+            })?;
+            if r.chunk >= plan.chunk_count {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "{at}: chunk {} is not in the plan (it has {} chunks)",
+                        r.chunk, plan.chunk_count
+                    ),
+                ));
+            }
+            if let Some(err) = &r.error {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "{at}: chunk {} failed{}: {err}",
+                        r.chunk,
+                        r.exit.map(|c| format!(" (exit {c})")).unwrap_or_default()
+                    ),
+                ));
+            }
+            if let Some((_, first)) = &found[r.chunk] {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("{at}: chunk {} appears twice (first at {first})", r.chunk),
+                ));
+            }
+            let k = r.chunk;
+            found[k] = Some((r, at));
+        }
+    }
+    let missing: Vec<String> = found
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_none())
+        .map(|(k, _)| k.to_string())
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(20).map(String::as_str).collect();
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{} of {} chunks have no result: chunk{} {}{}",
+                missing.len(),
+                plan.chunk_count,
+                if missing.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if missing.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(found
+        .into_iter()
+        .map(|r| r.expect("checked above").0)
+        .collect())
+}
+
+/// Checks a chunk's output file against its result line.
+fn check_output(r: &ChunkResult) -> Result<&Path> {
+    let Some(out) = &r.output else {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("chunk {}: its result names no output file", r.chunk),
+        ));
+    };
+    let path = out.path.as_path();
+    let fail = |what: String| {
+        Error::new(
+            ErrorKind::Output,
+            format!(
+                "{}: chunk {}'s output {what}; run the chunk again",
+                path.display(),
+                r.chunk
+            ),
+        )
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| fail(format!("cannot be read: {}", describe_io(&e))))?
+        .len();
+    if len != out.len {
+        return Err(fail(format!("is {len} bytes, the result says {}", out.len)));
+    }
+    let sha =
+        sha256_file(path).map_err(|e| fail(format!("cannot be read: {}", describe_io(&e))))?;
+    if sha != out.sha256 {
+        return Err(fail(format!(
+            "has SHA-256 {sha}, the result says {}",
+            out.sha256
+        )));
+    }
+    Ok(path)
+}
+
+/// `mmhost reduce`: see the module docs. Writes the emitted bytes, then the
+/// `ok` text (with a final newline, as `mmhost run`), to `out`.
+pub fn reduce(
+    runtime: &Runtime,
+    plan_path: &Path,
+    files: &[PathBuf],
+    log_level: LogLevel,
+    out: Box<dyn Write + Send>,
+) -> Result<ReduceOutcome> {
+    let out = Shared(Arc::new(Mutex::new(out)));
+    let mut out = out.clone();
+    let out = &mut out;
+    let plan = Plan::read(plan_path)?;
+    let results = gather(&plan, files)?;
+    for r in &results {
+        check_output(r)?;
+    }
+    let write_err = |e: std::io::Error| {
+        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
+    };
+    for r in &results {
+        let path = check_output(r)?;
+        let mut f = std::fs::File::open(path).map_err(|e| Error::output(path, describe_io(&e)))?;
+        std::io::copy(&mut f, out).map_err(write_err)?;
+    }
+    let written = results.iter().map(|r| r.written).sum();
+    let ok = if plan.halo.is_none() {
+        results[0].ok.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Usage,
+                "chunk 0: the plan runs the job whole, but its result has no `ok` text",
+            )
+        })?
+    } else {
+        let mut partials = Vec::with_capacity(results.len());
+        for r in &results {
+            partials.push(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&r.partial)
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Usage,
+                            format!("chunk {}: its partial result is not base64: {e}", r.chunk),
+                        )
+                    })?,
+            );
+        }
+        check_plugin(&plan)?;
+        if plan.inputs.iter().any(|i| Path::new(&i.name).is_relative()) {
+            std::env::set_current_dir(&plan.cwd)
+                .map_err(|e| Error::input(&plan.cwd, describe_io(&e)))?;
+        }
+        check_inputs(&plan)?;
+        let names: Vec<PathBuf> = plan.inputs.iter().map(|i| PathBuf::from(&i.name)).collect();
+        let region = Region::open(open_inputs(&names, false)?, Access::ReadOnly)?;
+        let mut opts = plan.run_options(log_level);
+        opts.random_seed = opts.random_seed.map(|s| s ^ 0x7265_6475_6365); // "reduce"
+        let plugin = runtime.load_for(&plan.plugin.path, &opts)?;
+        out.flush().map_err(write_err)?;
+        let run = runtime.reduce(&plugin, region, &opts, &partials, Box::new(out.clone()));
+        run.result?
+    };
+    if !ok.is_empty() {
+        let nl = if ok.ends_with('\n') { "" } else { "\n" };
+        write!(out, "{ok}{nl}").map_err(write_err)?;
+    }
+    out.flush().map_err(write_err)?;
+    Ok(ReduceOutcome { ok, written })
+}
+
+/// The output stream, shared by the chunks' bytes, the plugin's `reduce`
+/// and the `ok` text, in that order.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+}

@@ -1,0 +1,762 @@
+//! The protocol of distributed runs (`mmhost plan`, `run-chunk`, `reduce`,
+//! `commit`, `abort`; issue #12), with the real binary on real temp files:
+//! planned and run chunk by chunk, in any order and grouping, a job gives
+//! exactly what `mmhost run -j 1` gives (stdout, stderr's commit line, the
+//! files); changed inputs, failing chunks, killed processes and incomplete
+//! results are refused or recovered as documented.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// `mmhost ARGS...`
+fn mm(args: &[&str]) -> Run {
+    mmhost().args(args).output().expect("spawn mmhost").into()
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+/// A plan made by `mmhost plan`, in `dir/plan.json`.
+struct Planned {
+    path: PathBuf,
+    json: serde_json::Value,
+}
+
+impl Planned {
+    fn count(&self) -> usize {
+        self.json["chunk_count"].as_u64().unwrap() as usize
+    }
+    fn p(&self) -> String {
+        s(&self.path)
+    }
+}
+
+/// `mmhost plan FLAGS --plan-out DIR/plan.json PLUGIN FILES -- ARGS`.
+fn plan(dir: &Path, flags: &[&str], plugin: &Path, files: &[PathBuf], args: &[&str]) -> Planned {
+    let r = try_plan(dir, flags, plugin, files, args);
+    r.assert_ok();
+    let path = dir.join("plan.json");
+    let json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    Planned { path, json }
+}
+
+fn try_plan(dir: &Path, flags: &[&str], plugin: &Path, files: &[PathBuf], args: &[&str]) -> Run {
+    let mut c = mmhost();
+    c.arg("-q").arg("plan").args(flags);
+    c.arg("--plan-out").arg(dir.join("plan.json"));
+    c.arg(plugin).args(files);
+    if !args.is_empty() {
+        c.arg("--").args(args);
+    }
+    c.output().expect("spawn mmhost").into()
+}
+
+/// The chunk specs that cover `count` chunks: each alone, in a shuffled
+/// order (`grouped`: ranges of up to three, also shuffled).
+fn specs(count: usize, seed: u64, grouped: bool) -> Vec<String> {
+    let mut v: Vec<String> = if grouped {
+        (0..count)
+            .step_by(3)
+            .map(|a| {
+                let b = (a + 2).min(count - 1);
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect()
+    } else {
+        (0..count).map(|k| k.to_string()).collect()
+    };
+    let mut rng = Rng(seed | 1);
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    v
+}
+
+/// Runs every chunk of `planned` (as `specs` groups them), writing the
+/// result lines to DIR/results, and returns that path.
+fn run_all(dir: &Path, planned: &Planned, specs: &[String]) -> PathBuf {
+    let mut lines = Vec::new();
+    for spec in specs {
+        let r = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", spec]);
+        r.assert_ok();
+        lines.extend_from_slice(&r.stdout);
+    }
+    let results = dir.join("results");
+    std::fs::write(&results, lines).unwrap();
+    results
+}
+
+/// plan, run-chunk (each chunk, shuffled), reduce, commit: (reduce, commit).
+fn distributed(
+    dir: &Path,
+    flags: &[&str],
+    plugin: &Path,
+    files: &[PathBuf],
+    args: &[&str],
+    seed: u64,
+) -> (Run, Run) {
+    let planned = plan(dir, flags, plugin, files, args);
+    let results = run_all(
+        dir,
+        &planned,
+        &specs(planned.count(), seed, seed.is_multiple_of(2)),
+    );
+    let reduced = mm(&["reduce", "--plan", &planned.p(), &s(&results)]);
+    let committed = mm(&["commit", "--plan", &planned.p(), "--results", &s(&results)]);
+    (reduced, committed)
+}
+
+/// The files and directories whose names mark staged copies, journals or
+/// stage directories, in `dir`.
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".mmhost-"))
+        .collect()
+}
+
+fn file_sets() -> Vec<Vec<usize>> {
+    let mut sets = size_sets();
+    sets.push((0..120).map(|i| (i * 37) % 500).collect());
+    sets.push(vec![3 * MIB + 11, 1, 7 * MIB - 5]);
+    sets
+}
+
+/// Chunk sizes giving a handful of chunks over `total` bytes.
+fn chunk_sizes(total: usize) -> Vec<String> {
+    [2usize, 5]
+        .iter()
+        .map(|k| total.div_ceil(*k).max(1).to_string())
+        .collect()
+}
+
+#[test]
+fn count_and_checksum_equal_a_serial_run_on_every_file_set() {
+    for (n, lens) in file_sets().into_iter().enumerate() {
+        let files = Files::new(&lens, 300 + n as u64, b"aab");
+        let total: usize = lens.iter().sum();
+        for (c, chunk) in chunk_sizes(total).iter().enumerate() {
+            for (name, args) in [
+                ("count", &["ab"][..]),
+                ("count", &["aa"][..]),
+                ("checksum", &[][..]),
+            ] {
+                let expected = run(&["-j", "1"], &plugin(name), &files.paths, args);
+                expected.assert_ok();
+                let dir = tempfile::tempdir().unwrap();
+                let (reduced, committed) = distributed(
+                    dir.path(),
+                    &["--chunk-size", chunk],
+                    &plugin(name),
+                    &files.paths,
+                    args,
+                    (n * 10 + c) as u64,
+                );
+                reduced.assert_ok();
+                assert!(
+                    reduced.stdout == expected.stdout,
+                    "set {n} {lens:?} chunk {chunk} {name} {args:?}: {} vs {}",
+                    reduced.stdout_str(),
+                    expected.stdout_str()
+                );
+                committed.assert_ok();
+                assert_eq!(committed.stderr, "", "a read-only commit says nothing");
+                files.assert_unchanged();
+            }
+        }
+    }
+}
+
+/// The commit line of `mmhost run` and `mmhost commit`.
+fn wrote_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("mmhost: wrote "))
+        .unwrap_or_else(|| panic!("no commit line in: {stderr}"))
+}
+
+#[test]
+fn upper_to_output_in_place_and_output_dir_equals_a_serial_run() {
+    for (n, lens) in file_sets().into_iter().enumerate() {
+        let total: usize = lens.iter().sum();
+        for (c, chunk) in chunk_sizes(total).iter().enumerate() {
+            let seed = (n * 10 + c) as u64;
+            let files = Files::new(&lens, 400 + n as u64, TEXTISH);
+            let expected = upper(&files.concat());
+            let twin = Files::new(&lens, 400 + n as u64, TEXTISH); // the serial run's copy
+
+            // -o
+            let out = files.dir.path().join("out.txt");
+            let serial_out = twin.dir.path().join("out.txt");
+            let serial = run(
+                &["-j", "1", "-o", &s(&serial_out)],
+                &plugin("upper"),
+                &twin.paths,
+                &[],
+            );
+            serial.assert_ok();
+            let dir = tempfile::tempdir().unwrap();
+            let (reduced, committed) = distributed(
+                dir.path(),
+                &["--chunk-size", chunk, "-o", &s(&out)],
+                &plugin("upper"),
+                &files.paths,
+                &[],
+                seed,
+            );
+            reduced.assert_ok();
+            committed.assert_ok();
+            assert!(
+                std::fs::read(&out).unwrap() == expected,
+                "set {n} chunk {chunk}: -o differs"
+            );
+            assert_eq!(
+                wrote_line(&committed.stderr).replace(&s(&out), "OUT"),
+                wrote_line(&serial.stderr).replace(&s(&serial_out), "OUT"),
+            );
+            files.assert_unchanged();
+
+            // --output-dir
+            let outdir = files.dir.path().join("outdir");
+            let serial_dir = twin.dir.path().join("outdir");
+            let serial = run(
+                &["-j", "1", "--output-dir", &s(&serial_dir)],
+                &plugin("upper"),
+                &twin.paths,
+                &[],
+            );
+            serial.assert_ok();
+            let (reduced, committed) = distributed(
+                dir.path(),
+                &["--chunk-size", chunk, "--output-dir", &s(&outdir)],
+                &plugin("upper"),
+                &files.paths,
+                &[],
+                seed + 1,
+            );
+            reduced.assert_ok();
+            committed.assert_ok();
+            let mut pos = 0;
+            for p in &files.paths {
+                let got = std::fs::read(outdir.join(p.file_name().unwrap())).unwrap();
+                assert!(
+                    got == expected[pos..pos + got.len()],
+                    "set {n} chunk {chunk}: {}",
+                    p.display()
+                );
+                pos += got.len();
+            }
+            assert_eq!(pos, expected.len());
+            let root_a = s(&files.dir.path().canonicalize().unwrap());
+            let root_b = s(&twin.dir.path().canonicalize().unwrap());
+            assert_eq!(
+                wrote_line(&committed.stderr).replace(&root_a, "ROOT"),
+                wrote_line(&serial.stderr).replace(&root_b, "ROOT"),
+            );
+            files.assert_unchanged();
+
+            // -i
+            let serial = run(&["-j", "1", "-i"], &plugin("upper"), &twin.paths, &[]);
+            serial.assert_ok();
+            let (reduced, committed) = distributed(
+                dir.path(),
+                &["--chunk-size", chunk, "-i"],
+                &plugin("upper"),
+                &files.paths,
+                &[],
+                seed + 2,
+            );
+            reduced.assert_ok();
+            committed.assert_ok();
+            files.assert_concat_is(&expected);
+            let root_a = s(files.dir.path());
+            let root_b = s(twin.dir.path());
+            assert_eq!(
+                wrote_line(&committed.stderr).replace(&root_a, "ROOT"),
+                wrote_line(&serial.stderr).replace(&root_b, "ROOT"),
+            );
+            assert!(
+                leftovers(files.dir.path()).is_empty(),
+                "{:?}",
+                leftovers(files.dir.path())
+            );
+        }
+    }
+}
+
+#[test]
+fn chunk_boundaries_of_a_writing_run_fall_on_blocks_within_each_file() {
+    let files = Files::new(&[10_000, 5, 70_000, 0, 9_000], 5, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "7000", "--block-size", "4K", "-i"],
+        &plugin("upper"),
+        &files.paths,
+        &[],
+    );
+    let starts: Vec<u64> = files
+        .contents
+        .iter()
+        .scan(0u64, |at, c| {
+            let s = *at;
+            *at += c.len() as u64;
+            Some(s)
+        })
+        .collect();
+    let chunks = planned.json["chunks"].as_array().unwrap();
+    assert!(chunks.len() > 5);
+    for c in chunks {
+        let b = c["start"].as_u64().unwrap();
+        // Inside file f, at a multiple of 4096 from its start (or at its start).
+        let f = starts.iter().rposition(|&s| s <= b).unwrap();
+        assert_eq!((b - starts[f]) % 4096, 0, "boundary {b} in file {f}");
+    }
+    let r = mm(&["abort", "--plan", &planned.p()]);
+    r.assert_ok();
+    assert!(leftovers(files.dir.path()).is_empty());
+    files.assert_unchanged();
+}
+
+#[test]
+fn parallel_probe_output_and_halo_reads_equal_a_local_parallel_run() {
+    // Each chunk emits what it reads around its bounds (its halo): the
+    // distributed run must give the bytes of a local run with the same chunks.
+    let files = Files::new(&[1000, 0, 2500, 7], 21, TEXTISH);
+    let args = ["chunked", "6", "read", "@lo", "12", "read", "@start", "3"];
+    let local = run(
+        &["-j", "2", "--chunk-size", "900"],
+        &plugin("probe"),
+        &files.paths,
+        &args,
+    );
+    local.assert_ok();
+    let dir = tempfile::tempdir().unwrap();
+    let (reduced, _) = distributed(
+        dir.path(),
+        &["--chunk-size", "900"],
+        &plugin("probe"),
+        &files.paths,
+        &args,
+        3,
+    );
+    reduced.assert_ok();
+    assert_eq!(reduced.stdout_str(), local.stdout_str());
+    assert!(
+        local.stdout_str().contains("chunks 4"),
+        "{}",
+        local.stdout_str()
+    );
+}
+
+#[test]
+fn a_plugin_that_declines_to_split_runs_whole_in_chunk_zero() {
+    let files = Files::new(&[5000, 3], 8, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    // `tail` is not of the parallel world.
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "100"],
+        &plugin("tail"),
+        &files.paths,
+        &["10"],
+    );
+    assert!(planned.json["halo"].is_null());
+    assert_eq!(planned.count(), 1);
+    let results = run_all(dir.path(), &planned, &["0".to_string()]);
+    let line: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    assert!(line["ok"].is_string(), "{line}");
+    let reduced = mm(&["reduce", "--plan", &planned.p(), &s(&results)]);
+    let expected = run(&["-j", "1"], &plugin("tail"), &files.paths, &["10"]);
+    assert_eq!(reduced.assert_ok().stdout, expected.assert_ok().stdout);
+    mm(&["commit", "--plan", &planned.p()]).assert_ok();
+}
+
+#[test]
+fn an_input_changed_after_the_plan_is_refused_and_abort_leaves_nothing() {
+    let files = Files::new(&[9000, 100, 20_000], 9, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let out = files.dir.path().join("out.txt");
+    for target in [vec!["-i"], vec!["-o", out.to_str().unwrap()]] {
+        let mut flags = vec!["--chunk-size", "4096"];
+        flags.extend(&target);
+        let planned = plan(dir.path(), &flags, &plugin("upper"), &files.paths, &[]);
+        assert!(
+            !leftovers(files.dir.path()).is_empty(),
+            "staged copies were made"
+        );
+        // Same size, new bytes (and mtime): the identity check catches it.
+        let changed = b"Z".repeat(100);
+        std::fs::write(&files.paths[1], &changed).unwrap();
+        let r = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "0"]);
+        r.assert_code(3);
+        assert!(r.stderr.contains("since the plan"), "{}", r.stderr);
+        assert!(r.stderr.contains("in001.dat"), "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        // Commit refuses too (its chunks have not run, or the input changed).
+        assert_ne!(mm(&["commit", "--plan", &planned.p()]).code, 0);
+        mm(&["abort", "--plan", &planned.p()]).assert_ok();
+        assert!(
+            leftovers(files.dir.path()).is_empty(),
+            "{:?}",
+            leftovers(files.dir.path())
+        );
+        assert!(!planned.json["stage_dir"]
+            .as_str()
+            .map(Path::new)
+            .unwrap()
+            .exists());
+        assert!(!out.exists());
+        std::fs::write(&files.paths[1], &files.contents[1]).unwrap();
+        files.assert_unchanged();
+    }
+}
+
+#[test]
+fn a_changed_plugin_is_refused() {
+    let files = Files::new(&[3000], 10, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("count.wasm");
+    std::fs::copy(plugin("count"), &copy).unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "1000"],
+        &copy,
+        &files.paths,
+        &["a"],
+    );
+    std::fs::copy(plugin("checksum"), &copy).unwrap();
+    let r = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "1"]);
+    r.assert_code(3);
+    assert!(
+        r.stderr.contains("the plugin changed since the plan"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_plugin_error_in_one_chunk_fails_that_chunk_with_exit_1_and_commits_nothing() {
+    let files = Files::new(&[70_000, 5, 130_000], 13, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "chunked", "0", "fill", "@start", "@len", "41", "onchunk", "7", "fail", "boom",
+    ];
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "10000", "-i"],
+        &plugin("probe"),
+        &files.paths,
+        &args,
+    );
+    for k in 0..planned.count() {
+        let r = mm(&[
+            "run-chunk",
+            "--plan",
+            &planned.p(),
+            "--chunk",
+            &k.to_string(),
+        ]);
+        if k == 7 {
+            r.assert_code(1);
+            assert!(
+                r.stderr.contains("plugin probe failed: boom"),
+                "{}",
+                r.stderr
+            );
+            assert!(r.stdout.is_empty());
+        } else {
+            r.assert_ok();
+        }
+    }
+    // A range holding the failing chunk fails as a whole.
+    mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "5-9"]).assert_code(1);
+    let c = mm(&["commit", "--plan", &planned.p()]);
+    c.assert_code(2);
+    assert!(c.stderr.contains("chunk 7"), "{}", c.stderr);
+    files.assert_unchanged();
+    mm(&["abort", "--plan", &planned.p()]).assert_ok();
+    assert!(leftovers(files.dir.path()).is_empty());
+    files.assert_unchanged();
+}
+
+#[test]
+fn a_chunk_killed_and_run_again_gives_the_same_line_and_bytes() {
+    let files = Files::new(&[6 * MIB + 3, 4097], 14, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let out = files.dir.path().join("out.txt");
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "2M", "-o", &s(&out)],
+        &plugin("upper"),
+        &files.paths,
+        &[],
+    );
+    let strip = |r: &Run| -> Vec<serde_json::Value> {
+        r.stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_slice(l).unwrap();
+                v.as_object_mut().unwrap().remove("ms");
+                v
+            })
+            .collect()
+    };
+    let first = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "1-2"]);
+    let first = strip(first.assert_ok());
+    // Killed at some point of its run (where does not matter: any point must do).
+    for delay in [0u64, 20, 80] {
+        let mut child = mmhost()
+            .args(["run-chunk", "--plan", &planned.p(), "--chunk", "1-2"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        let again = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "1-2"]);
+        assert_eq!(strip(again.assert_ok()), first);
+    }
+    let mut lines = Vec::new();
+    for k in [3, 0] {
+        lines.extend(
+            mm(&[
+                "run-chunk",
+                "--plan",
+                &planned.p(),
+                "--chunk",
+                &k.to_string(),
+            ])
+            .stdout,
+        );
+    }
+    let again = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "1-2"]);
+    lines.extend(again.stdout);
+    let results = dir.path().join("results");
+    std::fs::write(&results, lines).unwrap();
+    mm(&["reduce", "--plan", &planned.p(), &s(&results)]).assert_ok();
+    mm(&["commit", "--plan", &planned.p(), "--results", &s(&results)]).assert_ok();
+    assert!(std::fs::read(&out).unwrap() == upper(&files.concat()));
+    assert!(
+        leftovers(files.dir.path()).is_empty(),
+        "{:?}",
+        leftovers(files.dir.path())
+    );
+}
+
+#[test]
+fn reduce_names_a_missing_duplicated_or_failed_chunk() {
+    let files = Files::new(&[5000], 15, b"ab");
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "1000"],
+        &plugin("count"),
+        &files.paths,
+        &["ab"],
+    );
+    assert_eq!(planned.count(), 5);
+    let results = run_all(dir.path(), &planned, &specs(5, 1, false));
+    let text = std::fs::read_to_string(&results).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let line_of = |k: usize| {
+        *lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{{\"chunk\":{k},")))
+            .unwrap()
+    };
+    // Missing chunk 3.
+    let f = dir.path().join("missing");
+    let kept: Vec<&str> = lines.iter().copied().filter(|l| *l != line_of(3)).collect();
+    std::fs::write(&f, kept.join("\n")).unwrap();
+    let r = mm(&["reduce", "--plan", &planned.p(), &s(&f)]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("1 of 5 chunks have no result: chunk 3"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+    // Chunk 2 twice, across two files.
+    let f2 = dir.path().join("again");
+    std::fs::write(&f2, format!("{}\n", line_of(2))).unwrap();
+    let r = mm(&["reduce", "--plan", &planned.p(), &s(&results), &s(&f2)]);
+    r.assert_code(2);
+    assert!(r.stderr.contains("chunk 2 appears twice"), "{}", r.stderr);
+    // A failure line from a driver.
+    let f3 = dir.path().join("failed");
+    let failed = format!(
+        "{}\n{{\"chunk\":4,\"error\":\"worker lost\",\"exit\":6}}\n",
+        kept[..3].join("\n")
+    );
+    std::fs::write(&f3, failed).unwrap();
+    let r = mm(&["reduce", "--plan", &planned.p(), &s(&f3)]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("chunk 4 failed (exit 6): worker lost"),
+        "{}",
+        r.stderr
+    );
+    // An output file that was damaged.
+    let line: serde_json::Value = serde_json::from_str(line_of(0)).unwrap();
+    let out = line["output"]["path"].as_str().unwrap();
+    std::fs::write(out, "junk").unwrap();
+    let r = mm(&["reduce", "--plan", &planned.p(), &s(&results)]);
+    r.assert_code(6);
+    assert!(
+        r.stderr.contains("chunk 0's output is 4 bytes"),
+        "{}",
+        r.stderr
+    );
+    // Through stdin, complete: the answer.
+    let mut c = mmhost();
+    c.args(["reduce", "--plan", &planned.p(), "-"]);
+    std::fs::write(out, "").unwrap();
+    let r: Run = c
+        .stdin(std::fs::File::open(&results).unwrap())
+        .output()
+        .unwrap()
+        .into();
+    let expected = count(&files.concat(), b"ab");
+    assert_eq!(r.assert_ok().stdout_str(), format!("{expected}\n"));
+}
+
+#[test]
+fn a_coordinator_killed_in_commit_is_finished_or_undone_by_recover() {
+    for (point, new) in [("journal", true), ("rename:1", true), ("renamed", true)] {
+        let files = Files::new(&[5000, 3, 9000], 16, TEXTISH);
+        let dir = tempfile::tempdir().unwrap();
+        let planned = plan(
+            dir.path(),
+            &["--chunk-size", "4096", "-i"],
+            &plugin("upper"),
+            &files.paths,
+            &[],
+        );
+        run_all(dir.path(), &planned, &specs(planned.count(), 2, true));
+        let r: Run = mmhost()
+            .args(["commit", "--plan", &planned.p()])
+            .env("MMHOST_FAILPOINT", point)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, -1, "{point}: killed");
+        mm(&["recover", &s(files.dir.path())]).assert_ok();
+        if new {
+            files.assert_concat_is(&upper(&files.concat()));
+        } else {
+            files.assert_unchanged();
+        }
+        // Only the stage directory is left (`mmhost abort` removes it).
+        let names = leftovers(files.dir.path());
+        assert!(
+            names.iter().all(|n| n.starts_with(".mmhost-run-")),
+            "{point}: {names:?}"
+        );
+    }
+    // Killed before the commit point (never committed): recover undoes.
+    let files = Files::new(&[5000, 3, 9000], 17, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "4096", "-i"],
+        &plugin("upper"),
+        &files.paths,
+        &[],
+    );
+    run_all(dir.path(), &planned, &specs(planned.count(), 2, true));
+    mm(&["recover", &s(files.dir.path())]).assert_ok();
+    files.assert_unchanged();
+    let names: Vec<String> = leftovers(files.dir.path());
+    assert!(
+        names.iter().all(|n| n.starts_with(".mmhost-run-")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn the_readme_xargs_recipe_runs_as_written() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- xargs-recipe -->")
+        .expect("README has the recipe");
+    let body = &readme[start..];
+    let code = body
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let files = Files::new(&[300_000, 17, 500_000], 18, TEXTISH);
+    let work = files.dir.path();
+    std::fs::write(work.join("notes.txt"), &files.contents[0]).unwrap();
+    std::fs::write(work.join("more.txt"), &files.contents[2]).unwrap();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_mmhost"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(code)
+        .current_dir(work)
+        .env("PATH", path)
+        .env("PLUGINS", plugins())
+        .output()
+        .unwrap();
+    let r: Run = out.into();
+    r.assert_ok();
+    let expected = upper(&[&files.contents[0][..], &files.contents[2][..]].concat());
+    assert!(std::fs::read(work.join("upper.txt")).unwrap() == expected);
+    assert!(leftovers(work).is_empty(), "{:?}", leftovers(work));
+}
+
+#[test]
+fn the_plan_schema_is_committed_and_usage_errors_exit_2() {
+    let r = mm(&["schema", "--plan"]);
+    let committed = std::fs::read_to_string(root().join("schema/plan.schema.json")).unwrap();
+    assert_eq!(r.assert_ok().stdout_str(), committed);
+    let files = Files::new(&[100], 19, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "10"],
+        &plugin("count"),
+        &files.paths,
+        &["a"],
+    );
+    let r = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "10"]);
+    r.assert_code(2);
+    assert!(r.stderr.contains("has 10 chunks (0-9)"), "{}", r.stderr);
+    std::fs::write(dir.path().join("bad.json"), "{\"version\": 1}").unwrap();
+    let r = mm(&[
+        "run-chunk",
+        "--plan",
+        &s(&dir.path().join("bad.json")),
+        "--chunk",
+        "0",
+    ]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("bad.json: not a valid plan"),
+        "{}",
+        r.stderr
+    );
+}

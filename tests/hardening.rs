@@ -100,7 +100,33 @@ fn many_memories_together_are_held_to_max_memory() {
     assert!(line.contains("104857600"), "{line}");
     assert!(line.contains("--max-memory"), "{line}");
     // Under a cap that holds them all, the same plugin runs.
-    run(&["--max-memory", "130M"], &plugin, &[input], &[]).assert_ok();
+    run(
+        &["--max-memory", "130M"],
+        &plugin,
+        std::slice::from_ref(&input),
+        &[],
+    )
+    .assert_ok();
+    // Initial sizes count too: 20 memories of 100 pages, 10 tables of 1 M
+    // elements, none grown.
+    let memories: String = (1..=20).map(|i| format!("(memory $m{i} 100)\n")).collect();
+    let tables: String = (1..=10)
+        .map(|i| format!("(table $t{i} 1000000 funcref)\n"))
+        .collect();
+    for (name, decls, limit) in [
+        ("initial-memories", memories, "memory limit exceeded"),
+        ("initial-tables", tables, "table limit exceeded"),
+    ] {
+        let plugin = wat_plugin(dir.path(), name, &decls, "");
+        let r = run(
+            &["--max-memory", "100M"],
+            &plugin,
+            std::slice::from_ref(&input),
+            &[],
+        );
+        r.assert_code(5);
+        assert!(first_line(&r).contains(limit), "{}", r.stderr);
+    }
 }
 
 #[test]

@@ -227,8 +227,15 @@ impl Job {
             {
                 Some(k) => index.push(k),
                 None => {
+                    // Compiling is bounded by the step's time limit and the
+                    // job's, whichever is shorter.
+                    let mut run = step.run.clone();
+                    run.timeout = match (run.timeout, self.timeout) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                     let plugin = runtime
-                        .load_for(&step.plugin, &step.run)
+                        .load_for(&step.plugin, &run)
                         .map_err(|e| self.step_error(i, e))?;
                     index.push(plugins.len());
                     plugins.push(plugin);

@@ -324,7 +324,8 @@ struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
     /// Stop the plugin after this long (e.g. 500ms, 30s, 5m); with --job, all
-    /// the steps together.
+    /// the steps together. Also bounds compiling a plugin not in the cache
+    /// (at least 1s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
     /// Stop the plugin after N units of fuel (about one per WebAssembly

@@ -100,7 +100,33 @@ fn many_memories_together_are_held_to_max_memory() {
     assert!(line.contains("104857600"), "{line}");
     assert!(line.contains("--max-memory"), "{line}");
     // Under a cap that holds them all, the same plugin runs.
-    run(&["--max-memory", "130M"], &plugin, &[input], &[]).assert_ok();
+    run(
+        &["--max-memory", "130M"],
+        &plugin,
+        std::slice::from_ref(&input),
+        &[],
+    )
+    .assert_ok();
+    // Initial sizes count too: 20 memories of 100 pages, 10 tables of 1 M
+    // elements, none grown.
+    let memories: String = (1..=20).map(|i| format!("(memory $m{i} 100)\n")).collect();
+    let tables: String = (1..=10)
+        .map(|i| format!("(table $t{i} 1000000 funcref)\n"))
+        .collect();
+    for (name, decls, limit) in [
+        ("initial-memories", memories, "memory limit exceeded"),
+        ("initial-tables", tables, "table limit exceeded"),
+    ] {
+        let plugin = wat_plugin(dir.path(), name, &decls, "");
+        let r = run(
+            &["--max-memory", "100M"],
+            &plugin,
+            std::slice::from_ref(&input),
+            &[],
+        );
+        r.assert_code(5);
+        assert!(first_line(&r).contains(limit), "{}", r.stderr);
+    }
 }
 
 #[test]
@@ -148,6 +174,37 @@ fn a_huge_function_is_refused_before_compiling() {
         .unwrap()
         .into();
     r.assert_code(4);
+}
+
+/// A function under the size limit that is still slow to compile (30,000
+/// branches over 200 locals: 0.8 MB, 25 s and 585 MB to compile on the
+/// 2-core test machine) is stopped by --timeout, which covers compiling.
+#[test]
+fn timeout_covers_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = one_input(dir.path());
+    let mut rng = Rng(17);
+    let locals: String = (0..200).map(|i| format!("(local $l{i} i64)")).collect();
+    let mut body = String::new();
+    for k in 0..30_000 {
+        let (a, b, c) = (rng.below(200), rng.below(200), rng.below(200));
+        body += &format!(
+            "(if (i64.gt_u (local.get $l{b}) (local.get $l{c})) \
+               (then (local.set $l{a} (i64.mul (local.get $l{b}) (local.get $l{c})))) \
+               (else (local.set $l{c} (i64.add (local.get $l{a}) (i64.const {k})))))\n"
+        );
+    }
+    let slow = format!("(func $slow (result i64) {locals} {body} (local.get $l0))");
+    let plugin = wat_plugin(dir.path(), "slow", &slow, "");
+    let r = run(&["--no-cache", "--timeout", "1s"], &plugin, &[input], &[]);
+    assert_no_panic(&r);
+    r.assert_code(4);
+    assert!(
+        r.stderr
+            .contains("compiling took longer than the time limit of 1000 ms"),
+        "{}",
+        r.stderr
+    );
 }
 
 // ---- 8. --timeout 0 always fires ----

@@ -22,9 +22,25 @@ use crate::error::{Error, Result};
 /// The WIT of the world plugins implement, built into the binary.
 pub const WIT_SOURCE: &str = include_str!("../../wit/mmhost.wit");
 
+/// The least time a run's timeout gives compiling (1 s): see [`compile`].
+pub const MIN_COMPILE_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Reads, wraps if needed, and compiles the plugin at `path`. With `notice`,
 /// a compile still running after a second says so on stderr.
-pub(super) fn compile(engine: &Engine, path: &Path, notice: bool) -> Result<Component> {
+///
+/// With a `deadline` (the run's timeout, but at least
+/// [`MIN_COMPILE_LIMIT`], so that a short timeout still lets a plugin load
+/// from the cache and run into its own limit), compiling runs on its own
+/// thread and a compile still running when the deadline passes fails the
+/// load (exit code 4), naming the limit. The thread cannot be stopped: it
+/// finishes in the background (the `mmhost` command exits at once). Its
+/// size was bounded before it started (see `code_limits`).
+pub(super) fn compile(
+    engine: &Engine,
+    path: &Path,
+    notice: bool,
+    deadline: Option<std::time::Duration>,
+) -> Result<Component> {
     let bytes = crate::whole_file::read(path, crate::whole_file::MAX_PLUGIN_FILE)
         .map_err(|e| Error::plugin_load(path, e))?;
     let binary = if bytes.starts_with(b"\0asm") {
@@ -85,9 +101,33 @@ pub(super) fn compile(engine: &Engine, path: &Path, notice: bool) -> Result<Comp
             }
         })
     });
-    let compiled = Component::new(engine, &component).map_err(|e| {
-        Error::plugin_load(path, format!("not a valid component: {}", error_chain(&e)))
-    });
+    let compiled = match deadline {
+        None => Component::new(engine, &component),
+        Some(limit) => {
+            let limit = limit.max(MIN_COMPILE_LIMIT);
+            let (send, result) = std::sync::mpsc::channel();
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                let _ = send.send(Component::new(&engine, &component));
+            });
+            match result.recv_timeout(limit) {
+                Ok(compiled) => compiled,
+                Err(_) => {
+                    drop(done);
+                    return Err(Error::plugin_load(
+                        path,
+                        format!(
+                            "compiling took longer than the time limit of {} ms (--timeout \
+                             covers compiling; `mmhost compile` fills the cache without a \
+                             limit)",
+                            limit.as_millis()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    .map_err(|e| Error::plugin_load(path, format!("not a valid component: {}", error_chain(&e))));
     drop(done);
     if let Some(t) = notifier {
         let _ = t.join();

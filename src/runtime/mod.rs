@@ -86,7 +86,7 @@ use view::View;
 pub use chunks::{chunk_seed, ChunkDone};
 pub use code_limits::{MAX_CODE, MAX_FUNCTION_BODY};
 pub use limits::TABLE_ELEMENT_BYTES;
-pub use load::{wrap_module, WIT_SOURCE};
+pub use load::{wrap_module, MIN_COMPILE_LIMIT, WIT_SOURCE};
 pub use parallel::{
     chunk_size, default_jobs, parse_chunk_size, MAX_CHUNKS, MAX_PARTIAL, MIN_CHUNK, MIN_USER_CHUNK,
 };
@@ -390,22 +390,24 @@ impl Runtime {
     /// The plugin is compiled without fuel metering; use [`Runtime::load_for`]
     /// for runs with [`RunOptions::fuel`].
     pub fn load(&self, path: &Path) -> Result<Plugin> {
-        self.load_with(path, false)
+        self.load_with(path, false, None)
     }
 
     /// Loads a plugin (as [`Runtime::load`]) compiled for runs with `run`'s
-    /// options: with fuel metering if they set [`RunOptions::fuel`].
+    /// options: with fuel metering if they set [`RunOptions::fuel`]. A
+    /// [`RunOptions::timeout`] bounds the compilation too: a compile still
+    /// running when it passes fails the load (see `load::compile`).
     pub fn load_for(&self, path: &Path, run: &RunOptions) -> Result<Plugin> {
-        self.load_with(path, run.fuel.is_some())
+        self.load_with(path, run.fuel.is_some(), run.timeout)
     }
 
-    fn load_with(&self, path: &Path, metered: bool) -> Result<Plugin> {
+    fn load_with(&self, path: &Path, metered: bool, deadline: Option<Duration>) -> Result<Plugin> {
         let host = if metered {
             self.metered_host()?
         } else {
             &self.plain
         };
-        let component = load::compile(&host.engine, path, self.opts.compile_notice)?;
+        let component = load::compile(&host.engine, path, self.opts.compile_notice, deadline)?;
         let pre = host
             .linker
             .instantiate_pre(&component)

@@ -47,11 +47,14 @@
 //! - [`commit`]: where writes go and how they reach the disk;
 //! - [`progress`]: progress counters of a run and the bar that shows them;
 //! - [`error`]: the error type and its exit codes;
+//! - [`escape`]: plugin text and file names made safe to print on a
+//!   terminal;
 //! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
 //!   another process while mapped (installed by the `mmhost` command).
 
 pub mod commit;
 pub mod error;
+pub mod escape;
 pub mod job;
 pub mod progress;
 pub mod region;

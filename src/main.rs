@@ -15,6 +15,7 @@ use mmhost::job::{parse_duration, parse_size, Job, Report};
 use mmhost::progress::{Bar, ProgressState, Show};
 use mmhost::region::{open_inputs, Placement, Region};
 use mmhost::runtime::{default_jobs, LogLevel, RunOptions, Runtime, RuntimeOptions};
+use mmhost::escape::{json_safe, one_line, terminal_details, terminal_message, Quoted};
 use mmhost::{Error, ErrorKind};
 
 const EXIT_CODES: &str = "\
@@ -383,7 +384,7 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
             let list: Vec<String> = changes
                 .iter()
                 .filter(|(_, n)| *n > 0)
-                .map(|(p, n)| format!("{} ({n})", p.display()))
+                .map(|(p, n)| format!("{} ({n})", Quoted(p)))
                 .collect();
             eprintln!(
                 "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
@@ -399,7 +400,7 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
             .commit
             .files
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|p| Quoted(p).to_string())
             .collect();
         eprintln!(
             "mmhost: wrote {} bytes; {} file{} changed{}{}",
@@ -424,7 +425,7 @@ fn report_recovery(r: &Recovered, level: LogLevel) {
             if files.len() == 1 { "" } else { "s" },
             files
                 .iter()
-                .map(|p| p.display().to_string())
+                .map(|p| Quoted(p).to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -458,13 +459,16 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         if let Err(why) = &loads {
             v["load_error"] = serde_json::json!(why);
         }
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(write_err)?;
+        let text = json_safe(&serde_json::to_string_pretty(&v).expect("json"));
+        writeln!(out, "{text}").map_err(write_err)?;
         return Ok(());
     }
+    // Names from the plugin file: one escaped line each.
     let list = |v: &[String]| {
         if v.is_empty() {
             "-".to_string()
         } else {
+            let v: Vec<String> = v.iter().map(|s| one_line(s, 200)).collect();
             v.join(", ")
         }
     };
@@ -474,12 +478,12 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         }
         (Ok(false), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
         (Ok(_), None) => "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into(),
-        (Err(why), _) => format!("does not load in this mmhost: {why}"),
+        (Err(why), _) => format!("does not load in this mmhost: {}", one_line(why, 4096)),
     };
     let text = format!(
         "file:         {}\nsize:         {} bytes\nkind:         {}\nworld:        {world}\n\
          imports:      {}\nexports:      {}\nlanguage:     {}\nprocessed-by: {}\nsdk:          {}\n",
-        plugin.display(),
+        Quoted(plugin),
         info.size,
         info.kind,
         list(&info.imports),
@@ -519,7 +523,7 @@ fn compile(plugins: &[PathBuf], level: LogLevel) -> Result<(), Error> {
         if level >= LogLevel::Info {
             eprintln!(
                 "mmhost: {} ready ({} ms)",
-                p.display(),
+                Quoted(p),
                 t.elapsed().as_millis()
             );
         }
@@ -595,7 +599,8 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
             "mappings": layout.mappings(),
             "files": files,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(write_err)?;
+        let text = json_safe(&serde_json::to_string_pretty(&v).expect("json"));
+        writeln!(out, "{text}").map_err(write_err)?;
     } else {
         writeln!(
             out,
@@ -604,6 +609,10 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
         )
         .map_err(write_err)?;
         for (i, seg, p, slot) in &rows {
+            let name = match region.inputs().get(*i) {
+                Some(f) => Quoted(&f.path).to_string(),
+                None => Quoted(Path::new(&seg.name)).to_string(),
+            };
             writeln!(
                 out,
                 "{:>5}  {:>14}  {:>14}  {:>14}  {:<7}  {:<10}  {}",
@@ -613,7 +622,7 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
                 seg.len,
                 placement(*p),
                 slot,
-                seg.name
+                name
             )
             .map_err(write_err)?;
         }
@@ -668,12 +677,12 @@ fn check(cli: &Cli, job_file: &Path, no_cache: bool) -> Result<(), Error> {
     let target = match &job.target {
         Target::ReadOnly => "read-only".to_string(),
         Target::InPlace => "in place".to_string(),
-        Target::Output(p) => format!("output {}", p.display()),
-        Target::OutputDir(p) => format!("output directory {}", p.display()),
+        Target::Output(p) => format!("output {}", Quoted(p)),
+        Target::OutputDir(p) => format!("output directory {}", Quoted(p)),
     };
     let mut text = format!(
         "{}: ok: {} step{} over {} input file{} ({bytes} bytes); writes: {target}{}\n",
-        job_file.display(),
+        Quoted(job_file),
         job.steps.len(),
         if job.steps.len() == 1 { "" } else { "s" },
         job.inputs.len(),
@@ -683,8 +692,8 @@ fn check(cli: &Cli, job_file: &Path, no_cache: bool) -> Result<(), Error> {
     for (i, step) in job.steps.iter().enumerate() {
         text += &format!(
             "  steps[{i}]: {} ({})\n",
-            step.label(),
-            step.plugin.display()
+            Quoted(Path::new(&step.label())),
+            Quoted(&step.plugin)
         );
     }
     io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
@@ -756,7 +765,16 @@ fn main() -> ExitCode {
         Err(e) if e.is_broken_pipe() => 141,
         Err(e) => {
             let _ = io::stdout().flush();
-            eprintln!("mmhost: {}: {e}", paint("error", "1;31"));
+            // Whatever the message holds (a file name, text of a plugin),
+            // it reaches the terminal escaped.
+            eprintln!(
+                "mmhost: {}: {}",
+                paint("error", "1;31"),
+                terminal_message(e.message())
+            );
+            if let Some(details) = e.details() {
+                eprintln!("{}", terminal_details(details.trim_end()));
+            }
             e.exit_code()
         }
     };
@@ -770,7 +788,7 @@ fn main() -> ExitCode {
                 if let Err(e) = std::fs::write(&path, line + "\n") {
                     eprintln!(
                         "mmhost: error: {}: cannot write the report: {e}",
-                        path.display()
+                        Quoted(&path)
                     );
                     if code == 0 {
                         code = ErrorKind::Output.exit_code();

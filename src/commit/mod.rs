@@ -63,6 +63,7 @@ use std::sync::{Arc, Mutex};
 pub use journal::{recover, Recovered};
 use stage::{SharedStaging, Staging, TempFile};
 
+use crate::escape::Quoted;
 use crate::error::{describe_io, Error, ErrorKind, Result};
 use crate::region::{copy_range, Access, InputFile, Region};
 
@@ -171,7 +172,7 @@ pub fn check_in_place(inputs: &[InputFile]) -> Result<()> {
                 path,
                 format!(
                     "its directory {} is not writable (the new version is made beside it)",
-                    dir.display()
+                    Quoted(&dir)
                 ),
             ));
         }
@@ -245,8 +246,8 @@ pub fn prepare(
                         &f.path,
                         format!(
                             "has the same name as {}; both would be written to {}",
-                            other.display(),
-                            dir.join(name).display()
+                            Quoted(&other),
+                            Quoted(&dir.join(name))
                         ),
                     ));
                 }

@@ -20,6 +20,7 @@ use rustix::fs::FlockOperation;
 
 use super::failpoint;
 use super::journal::{TEMP_MARK, TEMP_SUFFIX};
+use crate::escape::Quoted;
 use crate::error::{describe_io, Error, Result};
 use crate::region::{InputFile, Stage};
 
@@ -66,7 +67,7 @@ impl TempFile {
                         dest,
                         format!(
                             "cannot create a file in {}: {}",
-                            dir.display(),
+                            Quoted(&dir),
                             describe_io(&e)
                         ),
                     ))

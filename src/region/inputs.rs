@@ -270,7 +270,7 @@ pub fn open_inputs(paths: &[PathBuf], writable: bool) -> Result<Vec<InputFile>> 
                     format!(
                         "same file as {} (input {}); a file may be named only once when writes \
                          are enabled",
-                        paths[first].display(),
+                        crate::escape::Quoted(&paths[first]),
                         first + 1
                     ),
                 ));

@@ -44,6 +44,7 @@ pub mod inspect;
 mod load;
 mod lower;
 pub mod parallel;
+mod terminal;
 mod trap;
 mod view;
 mod wasi;
@@ -62,10 +63,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::progress::ProgressState;
 use crate::region::{AccessError, Region, WriteError};
 use lower::RegionBytes;
+use terminal::Terminal;
 use view::View;
 
 pub use load::{wrap_module, WIT_SOURCE};
 pub use parallel::{chunk_size, default_jobs, MAX_PARTIAL, MIN_CHUNK};
+pub use terminal::{MAX_TERMINAL_LINES, MAX_TERMINAL_OUTPUT};
 pub use wasi::MAX_WASI_OUTPUT;
 
 /// Generated bindings for the `transform` world.
@@ -290,12 +293,13 @@ pub const MAX_RESULT_TEXT: usize = 1 << 20;
 /// Per-run state reachable from host functions.
 pub struct HostState {
     view: View,
-    plugin: String,
     out: Box<dyn Write + Send>,
     out_error: Option<io::Error>,
     log_level: LogLevel,
     /// Log messages printed by every instance of the run.
     logged: Arc<AtomicU64>,
+    /// The run's share of the terminal.
+    terminal: Arc<Terminal>,
     limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -380,21 +384,13 @@ impl host::Host for HostState {
             return Ok(());
         }
         let logged = self.logged.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut err = io::stderr().lock();
         if logged <= MAX_LOG_LINES {
-            let _ = writeln!(
-                err,
-                "{}: {}: {}",
-                self.plugin,
-                level.name(),
-                plugin_text(&message, MAX_LOG_MESSAGE)
-            );
+            self.terminal
+                .line(level.name(), &message, MAX_LOG_MESSAGE);
         } else if logged == MAX_LOG_LINES + 1 {
-            let _ = writeln!(
-                err,
-                "{}: more than {MAX_LOG_LINES} log messages; the rest are dropped",
-                self.plugin
-            );
+            self.terminal.notice(&format!(
+                "more than {MAX_LOG_LINES} log messages; the rest are dropped"
+            ));
         }
         Ok(())
     }
@@ -508,30 +504,7 @@ fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// Text from a plugin made safe to print on a terminal: cut to `max` bytes
-/// (at a character boundary, saying how much was dropped), control
-/// characters other than newline and tab escaped, and every line after the
-/// first indented, so that a plugin cannot forge a line of mmhost's own.
-pub(crate) fn plugin_text(text: &str, max: usize) -> String {
-    let text = text.trim_end();
-    let mut cut = text.len().min(max);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut out = String::with_capacity(cut + 32);
-    for c in text[..cut].chars() {
-        match c {
-            '\n' => out.push_str("\n  "),
-            '\t' => out.push('\t'),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    if cut < text.len() {
-        out.push_str(&format!(" [... {} more bytes dropped]", text.len() - cut));
-    }
-    out
-}
+pub(crate) use crate::escape::plugin_text;
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::PluginLoad, format!("{what}: {e}"))
@@ -544,7 +517,7 @@ impl Host {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(metered);
-        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
+        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(trap::FRAMES_COLLECTED));
         if let Some(dir) = &opts.cache_dir {
             let mut cc = wasmtime::CacheConfig::new();
             cc.with_directory(dir);
@@ -634,10 +607,9 @@ impl Runtime {
                 ),
             )
         })?;
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        // Printed before every message about the plugin: quoted like any
+        // file name.
+        let name = crate::escape::quote(path.file_stem().map(Path::new).unwrap_or(path));
         Ok(Plugin {
             name,
             path: path.to_path_buf(),
@@ -690,14 +662,16 @@ impl Runtime {
         };
         let watchdog = Watchdog::start(&host.engine, opts.timeout);
         let logged = Arc::new(AtomicU64::new(0));
+        let terminal = Terminal::new(&plugin.name);
         let ctx = StoreCtx {
             host,
             plugin,
             opts,
             progress,
             logged,
+            terminal: terminal.clone(),
         };
-        match &plugin.parallel {
+        let result = match &plugin.parallel {
             // Fuel runs stay serial: one instance, one deterministic count.
             Some(pre) if opts.fuel.is_none() && (opts.jobs > 1 || opts.chunk_size.is_some()) => {
                 let result = parallel::run(&ctx, pre, region, out);
@@ -717,7 +691,10 @@ impl Runtime {
                     result,
                 }
             }
-        }
+        };
+        // Every store is gone, and with it any half line of WASI output.
+        terminal.finish();
+        result
     }
 }
 
@@ -771,6 +748,7 @@ struct StoreCtx<'a> {
     opts: &'a RunOptions,
     progress: Arc<ProgressState>,
     logged: Arc<AtomicU64>,
+    terminal: Arc<Terminal>,
 }
 
 /// A value a plugin returns, with its size limit.
@@ -814,16 +792,16 @@ impl StoreCtx<'_> {
         let (plugin, opts) = (self.plugin, self.opts);
         let state = HostState {
             view,
-            plugin: plugin.name.clone(),
             out,
             out_error: None,
             log_level: opts.log_level,
             logged: self.logged.clone(),
+            terminal: self.terminal.clone(),
             limiter: Limiter {
                 max_memory: opts.max_memory,
                 refused: None,
             },
-            wasi: wasi::sandboxed(&plugin.name),
+            wasi: wasi::sandboxed(&self.terminal),
             table: ResourceTable::new(),
             progress: self.progress.clone(),
             config: opts.config.to_string(),
@@ -920,22 +898,4 @@ pub(crate) fn output_error(e: io::Error) -> Error {
         ),
     )
     .with_io_kind(e.kind())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::plugin_text;
-
-    #[test]
-    fn plugin_text_is_cut_escaped_and_indented() {
-        assert_eq!(plugin_text("plain text\n\n", 100), "plain text");
-        assert_eq!(plugin_text("a\nb\tc", 100), "a\n  b\tc");
-        assert_eq!(
-            plugin_text("x\x1b[31my\rz\u{7f}", 100),
-            "x\\u{1b}[31my\\rz\\u{7f}"
-        );
-        assert_eq!(plugin_text("abcdef", 4), "abcd [... 2 more bytes dropped]");
-        // Never inside a UTF-8 character.
-        assert_eq!(plugin_text("ééé", 3), "é [... 4 more bytes dropped]");
-    }
 }

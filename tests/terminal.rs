@@ -85,9 +85,15 @@ fn wasi_output_is_escaped_prefixed_and_line_buffered() {
 /// A core module in the lowered ABI whose `run` calls `$body`; `extra` is
 /// spliced into the module.
 fn wat_plugin(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    wat_plugin_importing(dir, name, "", extra)
+}
+
+/// [`wat_plugin`] with more imports.
+fn wat_plugin_importing(dir: &Path, name: &str, imports: &str, extra: &str) -> PathBuf {
     let wat = format!(
         r#"(module
   (import "mmhost:plugin/host@0.1.0" "log" (func $log (param i32 i32 i32)))
+  {imports}
   (memory (export "memory") 1)
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
   {extra}
@@ -397,5 +403,63 @@ fn log_output_on_the_terminal_is_bounded() {
         "{}",
         &r.stderr[r.stderr.len() - 300..]
     );
+    files.assert_unchanged();
+}
+
+/// Item 19: a plugin that breaks the canonical ABI is told which call of
+/// the contract it got wrong, on one line, with the backtrace after it.
+#[test]
+fn canonical_abi_violations_name_the_call() {
+    let files = Files::new(&[10], 76, TEXTISH);
+    let dir = files.dir.path();
+    let imports = r#"(import "mmhost:plugin/region@0.1.0" "read" (func $read (param i64 i64 i32)))
+  (import "mmhost:plugin/output@0.1.0" "emit" (func $emit (param i32 i32)))"#;
+    let cases = [
+        // Log level 9: `level` has five cases.
+        ("level", "(call $log (i32.const 9) (i32.const 16) (i32.const 2))", "bad arguments to host.log: "),
+        // A message that is not UTF-8.
+        ("utf8", "(call $log (i32.const 2) (i32.const 18) (i32.const 2))", "bad arguments to host.log: "),
+        // A list beyond the end of memory.
+        ("list", "(call $emit (i32.const 65000) (i32.const 1000))", "bad arguments to output.emit: "),
+        // A return area that is not aligned.
+        ("retptr", "(call $read (i64.const 0) (i64.const 1) (i32.const 70001))", "bad arguments to region.read: "),
+    ];
+    for (name, call, want) in cases {
+        let p = wat_plugin_importing(
+            dir,
+            &format!("{name}.wat"),
+            imports,
+            &format!(
+                "(data (i32.const 16) \"hi\\ff\\fe\")\n  (func $caller {call})\n  (func (export \"run\") (param i32 i32) (result i32) (call $caller) (i32.const 0))"
+            ),
+        );
+        let r = run(&[], &p, &files.paths, &[]);
+        r.assert_code(LIMIT);
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        let first = format!("mmhost: error: plugin {name}: {want}");
+        assert!(lines[0].starts_with(&first), "{}", r.stderr);
+        assert!(!lines[0].contains("wasm function"), "{}", r.stderr);
+        assert_eq!(lines[1], "wasm backtrace:", "{}", r.stderr);
+        assert!(lines.contains(&"    1: caller"), "{}", r.stderr);
+    }
+    // `run` returns a pointer beyond memory, or a bad discriminant.
+    for (name, body) in [
+        ("farptr", "(i32.const 70000)"),
+        ("badtag", "(i32.store8 (i32.const 0) (i32.const 7)) (i32.const 0)"),
+    ] {
+        let p = wat_plugin(
+            dir,
+            &format!("{name}.wat"),
+            &format!("(func (export \"run\") (param i32 i32) (result i32) {body})"),
+        );
+        let r = run(&[], &p, &files.paths, &[]);
+        r.assert_code(LIMIT);
+        let first = format!(
+            "mmhost: error: plugin {name}: run returned a value that is not a valid \
+             result<string, string> (or cabi_realloc gave a bad pointer for its arguments): "
+        );
+        assert!(r.stderr.starts_with(&first), "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
     files.assert_unchanged();
 }

@@ -40,6 +40,7 @@
 //! `read` is lowered straight from the mapping into the guest's memory (see
 //! `lower.rs`), with no intermediate `Vec` either way.
 
+mod abi;
 pub mod inspect;
 mod load;
 mod lower;
@@ -306,6 +307,8 @@ pub struct HostState {
     progress: Arc<ProgressState>,
     /// The step's configuration, serialized once.
     config: String,
+    /// The export being called, for messages about a broken canonical ABI.
+    calling: abi::Export,
 }
 
 impl WasiView for HostState {
@@ -683,7 +686,10 @@ impl Runtime {
                 let called = plugin
                     .pre
                     .instantiate(&mut store)
-                    .and_then(|bindings: Transform| bindings.call_run(&mut store, &opts.args));
+                    .and_then(|bindings: Transform| {
+                        store.data_mut().calling = abi::Export::Run;
+                        bindings.call_run(&mut store, &opts.args)
+                    });
                 drop(watchdog);
                 let result = ctx.settle(called, &mut store);
                 RunResult {
@@ -805,6 +811,7 @@ impl StoreCtx<'_> {
             table: ResourceTable::new(),
             progress: self.progress.clone(),
             config: opts.config.to_string(),
+            calling: abi::Export::None,
         };
         let mut store = Store::new(&self.host.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -853,7 +860,13 @@ impl StoreCtx<'_> {
                     (Some(out), _) => output_error(out),
                     (None, Ok(HostFailure(host))) => host,
                     (None, Err(e)) => {
-                        trap::describe(name, &e, state.limiter.refused.as_deref(), self.opts)
+                        trap::describe(
+                            name,
+                            &e,
+                            state.limiter.refused.as_deref(),
+                            self.opts,
+                            (&self.plugin.path, state.calling),
+                        )
                     }
                 },
             ),

@@ -4,8 +4,11 @@
 //! carry the wasm backtrace with function names (from the plugin's `name`
 //! section where it kept one), one frame per line.
 
+use std::path::Path;
+
 use wasmtime::{Trap, WasmBacktrace};
 
+use super::abi::{self, Export};
 use super::RunOptions;
 use crate::error::{Error, ErrorKind};
 use crate::escape;
@@ -16,6 +19,7 @@ pub(super) fn describe(
     err: &wasmtime::Error,
     refused: Option<&str>,
     opts: &RunOptions,
+    (path, export): (&Path, Export),
 ) -> Error {
     let what = match (err.downcast_ref::<Trap>(), refused) {
         (_, Some(limit)) => limit.to_string(),
@@ -34,7 +38,8 @@ pub(super) fn describe(
                 text.strip_prefix("wasm trap: ").unwrap_or(&text)
             )
         }
-        (None, _) => super::load::error_chain(err),
+        // Not a trap: the plugin broke the canonical ABI.
+        (None, _) => abi::describe(err, path, export),
     };
     let mut details = String::new();
     if let Some(bt) = err.downcast_ref::<WasmBacktrace>() {

@@ -211,8 +211,8 @@ pub fn quote_bytes(bytes: &[u8]) -> String {
             Piece::Text('#' | '~') if i == 0 => special = true,
             Piece::Text('{' | '}') if only => special = true,
             Piece::Text(
-                ' ' | '!' | '"' | '$' | '&' | '(' | ')' | '*' | ';' | '<' | '=' | '>' | '['
-                | '\\' | '^' | '`' | '|' | '?',
+                ' ' | '!' | '"' | '$' | '&' | '(' | ')' | '*' | ';' | '<' | '=' | '>' | '[' | '\\'
+                | '^' | '`' | '|' | '?',
             ) => special = true,
             Piece::Text(_) => {}
         }

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use mmhost::commit::{Recovered, Target};
+use mmhost::escape::{json_safe, one_line, terminal_details, terminal_message, Quoted};
 use mmhost::job::file::{JobFile, Overrides, DEFAULT_MAX_MEMORY};
 use mmhost::job::report::RunReport;
 use mmhost::job::{parse_duration, parse_size, Job, Report};
 use mmhost::progress::{Bar, ProgressState, Show};
 use mmhost::region::{open_inputs, Placement, Region};
 use mmhost::runtime::{default_jobs, LogLevel, RunOptions, Runtime, RuntimeOptions};
-use mmhost::escape::{json_safe, one_line, terminal_details, terminal_message, Quoted};
 use mmhost::{Error, ErrorKind};
 
 const EXIT_CODES: &str = "\

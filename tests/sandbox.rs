@@ -413,7 +413,12 @@ fn wasi_output_flood_is_capped() {
     let sent_lines = (1 << 20) / 101;
     let partial = (1 << 20) % 101;
     let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(lines.len(), shown + 3, "{}", &r.stderr[r.stderr.len() - 400..]);
+    assert_eq!(
+        lines.len(),
+        shown + 3,
+        "{}",
+        &r.stderr[r.stderr.len() - 400..]
+    );
     for (i, l) in lines[..shown].iter().enumerate() {
         assert_eq!(*l, line(i));
     }

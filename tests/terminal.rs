@@ -21,7 +21,10 @@ const LIMIT: i32 = 5;
 /// paragraph separators.
 fn is_terminal_control(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2028}' | '\u{2029}')
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2028}' | '\u{2029}'
+        )
         || ('\u{202A}'..='\u{202E}').contains(&c)
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }
@@ -30,8 +33,8 @@ fn is_terminal_control(c: char) -> bool {
 /// like one of mmhost's own error lines but was not written by mmhost.
 #[track_caller]
 fn assert_clean(what: &str, text: &[u8]) {
-    let text = String::from_utf8(text.to_vec())
-        .unwrap_or_else(|e| panic!("{what} is not UTF-8: {e}"));
+    let text =
+        String::from_utf8(text.to_vec()).unwrap_or_else(|e| panic!("{what} is not UTF-8: {e}"));
     if let Some((i, c)) = text.char_indices().find(|&(_, c)| is_terminal_control(c)) {
         panic!(
             "{what} holds {c:?} at byte {i}: {:?}",
@@ -39,7 +42,10 @@ fn assert_clean(what: &str, text: &[u8]) {
         );
     }
     for line in text.lines() {
-        assert!(!line.starts_with("mmhost: error: forged"), "{what}: forged line {line:?}");
+        assert!(
+            !line.starts_with("mmhost: error: forged"),
+            "{what}: forged line {line:?}"
+        );
     }
 }
 
@@ -169,7 +175,8 @@ fn long_backtraces_say_how_many_frames_are_cut() {
     r.assert_code(LIMIT);
     let last = r.stderr.lines().last().unwrap();
     assert!(
-        last.starts_with("  ... ") && last.ends_with(" or more frames not shown (the backtrace is cut at 4096)"),
+        last.starts_with("  ... ")
+            && last.ends_with(" or more frames not shown (the backtrace is cut at 4096)"),
         "{}",
         r.stderr
     );
@@ -189,20 +196,26 @@ fn inspect_escapes_the_producers_section() {
   (func (export "run") (param i32 i32) (result i32) (i32.const 0))"#,
     );
     let out = mmhost().arg("inspect").arg(&p).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_clean("inspect", &out.stdout);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains(
-            "language:     Rust\\u{1b}]0;title\\u{7}\\u{202e}\\nmmhost: error: forged\n"
-        ),
+        text.contains("language:     Rust\\u{1b}]0;title\\u{7}\\u{202e}\\nmmhost: error: forged\n"),
         "{text}"
     );
     assert!(
         text.contains("processed-by: tool\\u{1b}[2J 9\\n9\n"),
         "{text}"
     );
-    let out = mmhost().args(["inspect", "--json"]).arg(&p).output().unwrap();
+    let out = mmhost()
+        .args(["inspect", "--json"])
+        .arg(&p)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_clean("inspect --json", &out.stdout);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -217,9 +230,12 @@ fn ls_quoted(path: &Path) -> Option<String> {
         .env("LC_ALL", "C.UTF-8")
         .output()
         .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8(out.stdout).unwrap().trim_end_matches('\n').to_string())
+    out.status.success().then(|| {
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end_matches('\n')
+            .to_string()
+    })
 }
 
 /// What bash makes of `quoted` as a word: the bytes of the name.
@@ -252,7 +268,11 @@ fn file_names_are_quoted_everywhere() {
             .current_dir(dir.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_clean("layout", &out.stdout);
         let text = String::from_utf8(out.stdout).unwrap();
         // The name is the last column, after 76 bytes of fixed-width ones.
@@ -270,25 +290,56 @@ fn file_names_are_quoted_everywhere() {
     }
 
     // The summary of a writing run.
-    let r = run(&["--in-place"], &plugin("probe"), std::slice::from_ref(&evil), &["write", "0", "41"]);
+    let r = run(
+        &["--in-place"],
+        &plugin("probe"),
+        std::slice::from_ref(&evil),
+        &["write", "0", "41"],
+    );
     r.assert_ok();
     assert_eq!(std::fs::read(&evil).unwrap(), b"Abc");
     assert_clean("stderr", r.stderr.as_bytes());
-    assert_eq!(r.stderr, format!("mmhost: wrote 1 bytes; 1 file changed: {q}\n"));
+    assert_eq!(
+        r.stderr,
+        format!("mmhost: wrote 1 bytes; 1 file changed: {q}\n")
+    );
 
     // An error message: the same file twice with writes.
-    let r = run(&["--in-place"], &plugin("upper"), &[evil.clone(), evil.clone()], &[]);
+    let r = run(
+        &["--in-place"],
+        &plugin("upper"),
+        &[evil.clone(), evil.clone()],
+        &[],
+    );
     r.assert_code(3);
     assert_clean("stderr", r.stderr.as_bytes());
-    assert!(r.stderr.starts_with(&format!("mmhost: error: {q}: same file as {q} (input 1)")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with(&format!("mmhost: error: {q}: same file as {q} (input 1)")),
+        "{}",
+        r.stderr
+    );
     assert_eq!(std::fs::read(&evil).unwrap(), b"Abc");
 
     // The plugin's name before its log lines and in its errors.
     let qp = quoted(Path::new(EVIL)); // the file stem, relative to dir
-    let r = run(&[], &probe, std::slice::from_ref(&plain), &["log", "warn", "hi", "trap"]);
+    let r = run(
+        &[],
+        &probe,
+        std::slice::from_ref(&plain),
+        &["log", "warn", "hi", "trap"],
+    );
     assert_clean("stderr", r.stderr.as_bytes());
-    assert!(r.stderr.starts_with(&format!("{qp}: warn: hi\n")), "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("mmhost: error: plugin {qp}: ")), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!("{qp}: warn: hi\n")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("mmhost: error: plugin {qp}: ")),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Item 3: a name that is not UTF-8 is kept, in hexadecimal, in the JSON
@@ -313,12 +364,20 @@ fn report_keeps_names_that_are_not_utf8() {
     let text = std::fs::read(&report).unwrap();
     assert_clean("report", &text);
     let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
-    let hex: String = evil.as_os_str().as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = evil
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let segs = v["segments"].as_array().unwrap();
     assert_eq!(segs[0].get("name_bytes"), None);
     assert_eq!(segs[1]["name_bytes"], serde_json::json!(hex));
     assert_eq!(segs[1]["name"], serde_json::json!(evil.to_string_lossy()));
-    assert_eq!(v["files_written"], serde_json::json!([evil.to_string_lossy()]));
+    assert_eq!(
+        v["files_written"],
+        serde_json::json!([evil.to_string_lossy()])
+    );
     assert_eq!(v["files_written_bytes"], serde_json::json!([hex]));
     // A dry run says the same of the change it would make.
     let r = run(
@@ -330,7 +389,10 @@ fn report_keeps_names_that_are_not_utf8() {
     r.assert_ok();
     assert_clean("stderr", r.stderr.as_bytes());
     let v: serde_json::Value = serde_json::from_str(r.stderr.lines().last().unwrap()).unwrap();
-    assert_eq!(v["dry_run_changes"][0]["path_bytes"], serde_json::json!(hex));
+    assert_eq!(
+        v["dry_run_changes"][0]["path_bytes"],
+        serde_json::json!(hex)
+    );
 }
 
 /// Item 4: bidirectional controls and separators in log text are escaped.
@@ -341,7 +403,11 @@ fn bidi_controls_and_separators_are_escaped() {
         &[],
         &plugin("probe"),
         &files.paths,
-        &["log", "warn", "a\u{202e}b\u{2028}c\u{2066}d\u{200f}e\u{61c}f\u{2029}g"],
+        &[
+            "log",
+            "warn",
+            "a\u{202e}b\u{2028}c\u{2066}d\u{200f}e\u{61c}f\u{2029}g",
+        ],
     );
     r.assert_ok();
     assert_clean("stderr", r.stderr.as_bytes());
@@ -367,7 +433,12 @@ fn log_output_on_the_terminal_is_bounded() {
     // of 16,395 bytes. 20,000 lines hold four of them.
     let per = 14 + 4095 * 4 + 1;
     let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(lines.len(), 4 * 4096 + 2, "{}", &r.stderr[r.stderr.len() - 300..]);
+    assert_eq!(
+        lines.len(),
+        4 * 4096 + 2,
+        "{}",
+        &r.stderr[r.stderr.len() - 300..]
+    );
     assert_eq!(
         lines[4 * 4096],
         "probe: log and WASI output reached the limit of 1048576 bytes or 20000 lines per run; \
@@ -393,7 +464,11 @@ fn log_output_on_the_terminal_is_bounded() {
     // Each is 13 + 6 * 8192 + 1 bytes: 21 of them fit in 1 MiB.
     let per = 13 + 6 * 8192 + 1;
     let fit = (1 << 20) / per;
-    assert!(r.stderr.len() <= (1 << 20) + 300, "{} bytes", r.stderr.len());
+    assert!(
+        r.stderr.len() <= (1 << 20) + 300,
+        "{} bytes",
+        r.stderr.len()
+    );
     assert!(
         r.stderr.ends_with(&format!(
             "probe: {} bytes ({} lines) of log and WASI output were suppressed\n",
@@ -416,13 +491,29 @@ fn canonical_abi_violations_name_the_call() {
   (import "mmhost:plugin/output@0.1.0" "emit" (func $emit (param i32 i32)))"#;
     let cases = [
         // Log level 9: `level` has five cases.
-        ("level", "(call $log (i32.const 9) (i32.const 16) (i32.const 2))", "bad arguments to host.log: "),
+        (
+            "level",
+            "(call $log (i32.const 9) (i32.const 16) (i32.const 2))",
+            "bad arguments to host.log: ",
+        ),
         // A message that is not UTF-8.
-        ("utf8", "(call $log (i32.const 2) (i32.const 18) (i32.const 2))", "bad arguments to host.log: "),
+        (
+            "utf8",
+            "(call $log (i32.const 2) (i32.const 18) (i32.const 2))",
+            "bad arguments to host.log: ",
+        ),
         // A list beyond the end of memory.
-        ("list", "(call $emit (i32.const 65000) (i32.const 1000))", "bad arguments to output.emit: "),
+        (
+            "list",
+            "(call $emit (i32.const 65000) (i32.const 1000))",
+            "bad arguments to output.emit: ",
+        ),
         // A return area that is not aligned.
-        ("retptr", "(call $read (i64.const 0) (i64.const 1) (i32.const 70001))", "bad arguments to region.read: "),
+        (
+            "retptr",
+            "(call $read (i64.const 0) (i64.const 1) (i32.const 70001))",
+            "bad arguments to region.read: ",
+        ),
     ];
     for (name, call, want) in cases {
         let p = wat_plugin_importing(
@@ -445,7 +536,10 @@ fn canonical_abi_violations_name_the_call() {
     // `run` returns a pointer beyond memory, or a bad discriminant.
     for (name, body) in [
         ("farptr", "(i32.const 70000)"),
-        ("badtag", "(i32.store8 (i32.const 0) (i32.const 7)) (i32.const 0)"),
+        (
+            "badtag",
+            "(i32.store8 (i32.const 0) (i32.const 7)) (i32.const 0)",
+        ),
     ] {
         let p = wat_plugin(
             dir,

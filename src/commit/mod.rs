@@ -63,8 +63,8 @@ use std::sync::{Arc, Mutex};
 pub use journal::{recover, Recovered};
 use stage::{SharedStaging, Staging, TempFile};
 
-use crate::escape::Quoted;
 use crate::error::{describe_io, Error, ErrorKind, Result};
+use crate::escape::Quoted;
 use crate::region::{copy_range, Access, InputFile, Region};
 
 /// Where writes go.
@@ -246,7 +246,7 @@ pub fn prepare(
                         &f.path,
                         format!(
                             "has the same name as {}; both would be written to {}",
-                            Quoted(&other),
+                            Quoted(other),
                             Quoted(&dir.join(name))
                         ),
                     ));

@@ -41,9 +41,9 @@ use serde_json::Value;
 
 use super::units::{format_duration, parse_duration, parse_size};
 use super::{base_dir, Job, Step};
-use crate::escape::Quoted;
 use crate::commit::Target;
 use crate::error::{describe_io, Error, ErrorKind, Result};
+use crate::escape::Quoted;
 use crate::runtime::{default_jobs, LogLevel, RunOptions};
 
 /// The default cap on a step's linear memory: 256 MiB.
@@ -365,9 +365,9 @@ impl Default for Overrides {
 /// A job error about the value at `json_path` in `file`.
 fn at(file: &Path, kind: ErrorKind, json_path: &str, message: impl fmt::Display) -> Error {
     if json_path.is_empty() || json_path == "." {
-        return Error::new(kind, format!("{}: {message}", Quoted(&file)));
+        return Error::new(kind, format!("{}: {message}", Quoted(file)));
     }
-    Error::new(kind, format!("{}: {json_path}: {message}", Quoted(&file)))
+    Error::new(kind, format!("{}: {json_path}: {message}", Quoted(file)))
 }
 
 /// A serde_json error as `FILE:LINE:COLUMN: [PATH: ]message`.
@@ -383,9 +383,9 @@ fn json_error(file: &Path, json_path: &str, e: &serde_json::Error) -> Error {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof
     );
     let place = if e.line() > 0 {
-        format!("{}:{}:{}", Quoted(&file), e.line(), e.column())
+        format!("{}:{}:{}", Quoted(file), e.line(), e.column())
     } else {
-        Quoted(&file).to_string()
+        Quoted(file).to_string()
     };
     let path = if syntax || json_path.is_empty() || json_path == "." {
         String::new()
@@ -475,7 +475,7 @@ impl JobFile {
                 ErrorKind::Usage,
                 format!(
                     "{}: cannot read the job file: {}",
-                    Quoted(&path),
+                    Quoted(path),
                     describe_io(&e)
                 ),
             )
@@ -705,7 +705,7 @@ impl JobFile {
                     err(
                         ErrorKind::Input,
                         i,
-                        format!("{}: {}", Quoted(&e.path()), describe_io(e.error())),
+                        format!("{}: {}", Quoted(e.path()), describe_io(e.error())),
                     )
                 })?;
                 let meta = std::fs::metadata(&p).map_err(|e| {
@@ -731,7 +731,7 @@ impl JobFile {
                 let where_ = if base.as_os_str().is_empty() {
                     String::new()
                 } else {
-                    format!(" (in {})", Quoted(&base))
+                    format!(" (in {})", Quoted(base))
                 };
                 return Err(err(
                     ErrorKind::Input,
@@ -756,8 +756,8 @@ impl JobFile {
                             format!(
                                 "{} is the same file as {} (inputs[{first_entry}]); a file may \
                                  be named only once when writes go in place",
-                                Quoted(&path),
-                                Quoted(&first_path)
+                                Quoted(path),
+                                Quoted(first_path)
                             ),
                         ));
                     }
@@ -779,8 +779,8 @@ impl JobFile {
                             format!(
                                 "{} has the same name as {} (inputs[{first_entry}]); both would \
                                  be written to {}",
-                                Quoted(&path),
-                                Quoted(&first_path),
+                                Quoted(path),
+                                Quoted(first_path),
                                 Quoted(&dir.join(name))
                             ),
                         ));

@@ -248,14 +248,7 @@ impl RunReport {
                 .files
                 .iter()
                 .any(|p| p.to_str().is_none())
-                .then(|| {
-                    report
-                        .commit
-                        .files
-                        .iter()
-                        .map(|p| hex(p))
-                        .collect()
-                }),
+                .then(|| report.commit.files.iter().map(|p| hex(p)).collect()),
             dry_run_changes: report.commit.dry_run.as_ref().map(|changes| {
                 changes
                     .iter()

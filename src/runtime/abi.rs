@@ -162,9 +162,9 @@ fn import_called_at(
                     let (op, at) = ops.read_with_offset().ok()?;
                     if at == offset {
                         return match op {
-                            Operator::Call { function_index } => funcs
-                                .get(function_index as usize)
-                                .map(|name| pretty(name)),
+                            Operator::Call { function_index } => {
+                                funcs.get(function_index as usize).map(|name| pretty(name))
+                            }
                             _ => None,
                         };
                     }

@@ -388,8 +388,7 @@ impl host::Host for HostState {
         }
         let logged = self.logged.fetch_add(1, Ordering::Relaxed) + 1;
         if logged <= MAX_LOG_LINES {
-            self.terminal
-                .line(level.name(), &message, MAX_LOG_MESSAGE);
+            self.terminal.line(level.name(), &message, MAX_LOG_MESSAGE);
         } else if logged == MAX_LOG_LINES + 1 {
             self.terminal.notice(&format!(
                 "more than {MAX_LOG_LINES} log messages; the rest are dropped"
@@ -859,15 +858,13 @@ impl StoreCtx<'_> {
                 match (state.out_error.take(), e.downcast::<HostFailure>()) {
                     (Some(out), _) => output_error(out),
                     (None, Ok(HostFailure(host))) => host,
-                    (None, Err(e)) => {
-                        trap::describe(
-                            name,
-                            &e,
-                            state.limiter.refused.as_deref(),
-                            self.opts,
-                            (&self.plugin.path, state.calling),
-                        )
-                    }
+                    (None, Err(e)) => trap::describe(
+                        name,
+                        &e,
+                        state.limiter.refused.as_deref(),
+                        self.opts,
+                        (&self.plugin.path, state.calling),
+                    ),
                 },
             ),
         }

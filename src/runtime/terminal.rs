@@ -67,8 +67,7 @@ impl Terminal {
         // Counters only grow, so once over, every later line is over too.
         let bytes_before = self.bytes.fetch_add(len, Ordering::SeqCst);
         let lines_before = self.lines.fetch_add(lines, Ordering::SeqCst);
-        if bytes_before + len <= MAX_TERMINAL_OUTPUT && lines_before + lines <= MAX_TERMINAL_LINES
-        {
+        if bytes_before + len <= MAX_TERMINAL_OUTPUT && lines_before + lines <= MAX_TERMINAL_LINES {
             // The plugin cannot do anything useful about a failing stderr.
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
             return;

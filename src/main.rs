@@ -361,7 +361,7 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
         .as_ref()
         .or(args.plugin.as_ref())
         .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(|s| mmhost::escape::quote(Path::new(s)))
         .unwrap_or_default();
     let bar = Bar::start(progress, show, label);
     let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));

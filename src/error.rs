@@ -5,12 +5,18 @@
 //! into one [`ErrorKind`], which fixes the process exit code. The codes are
 //! documented in the README and in `mmhost --help`; scripts may rely on them.
 //!
+//! File names in messages are quoted as `ls --quoting-style=shell-escape`
+//! does ([`crate::escape::quote`]), so that a name cannot smuggle terminal
+//! escapes or a forged line into a message.
+//!
 //! The library uses this one error type at its boundaries (opening inputs,
 //! loading and running plugins, committing writes) so that `main.rs` only has
 //! to print it and exit with [`Error::exit_code`].
 
 use std::fmt;
 use std::path::Path;
+
+use crate::escape::Quoted;
 
 /// What class of failure an [`Error`] is; fixes the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +100,7 @@ impl Error {
 
     /// An input-file error: `PATH: reason`.
     pub fn input(path: &Path, reason: impl fmt::Display) -> Self {
-        Error::new(ErrorKind::Input, format!("{}: {reason}", path.display()))
+        Error::new(ErrorKind::Input, format!("{}: {reason}", Quoted(path)))
     }
 
     /// A failed write to standard output: `writing to stdout: reason`,
@@ -110,14 +116,14 @@ impl Error {
 
     /// An output error: `PATH: reason`.
     pub fn output(path: &Path, reason: impl fmt::Display) -> Self {
-        Error::new(ErrorKind::Output, format!("{}: {reason}", path.display()))
+        Error::new(ErrorKind::Output, format!("{}: {reason}", Quoted(path)))
     }
 
     /// A plugin that could not be loaded: `plugin PATH: reason`.
     pub fn plugin_load(path: &Path, reason: impl fmt::Display) -> Self {
         Error::new(
             ErrorKind::PluginLoad,
-            format!("plugin {}: {reason}", path.display()),
+            format!("plugin {}: {reason}", Quoted(path)),
         )
     }
 

@@ -139,8 +139,10 @@ pub enum StepOutcome {
 /// One input file's place in the region, and how it was laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentReport {
-    /// The path of the file.
+    /// The path of the file, as text (bytes that are not UTF-8 replaced).
     pub name: String,
+    /// The path of the file.
+    pub path: PathBuf,
     /// Global offset of its first byte.
     pub start: u64,
     /// Its length.
@@ -192,7 +194,7 @@ impl Job {
     /// What goes before the message of an error of step `i`.
     fn step_prefix(&self, i: usize) -> Option<String> {
         match &self.source {
-            Some(file) => Some(format!("{}: steps[{i}]: ", file.display())),
+            Some(file) => Some(format!("{}: steps[{i}]: ", crate::escape::Quoted(file))),
             None if self.steps.len() > 1 => Some(format!("steps[{i}]: ")),
             None => None,
         }
@@ -320,6 +322,11 @@ impl Job {
             .enumerate()
             .map(|(i, seg)| SegmentReport {
                 name: seg.name.clone(),
+                path: region
+                    .inputs()
+                    .get(i)
+                    .map(|f| f.path.clone())
+                    .unwrap_or_else(|| PathBuf::from(&seg.name)),
                 start: seg.start,
                 len: seg.len,
                 placement: slots.get(i).map(|slot| slot.placement),

@@ -105,6 +105,8 @@
 //! - [`error`]: the error type and its exit codes;
 //! - [`whole_file`]: reading plugins and job files (regular files only, of
 //!   a capped size);
+//! - [`escape`]: plugin text and file names made safe to print on a
+//!   terminal;
 //! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
 //!   another process while mapped (installed by the `mmhost` command).
 
@@ -112,6 +114,7 @@ pub mod commit;
 pub mod distributed;
 pub mod error;
 mod filecopy;
+pub mod escape;
 pub mod job;
 pub mod progress;
 pub mod region;

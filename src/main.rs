@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use mmhost::commit::{Recovered, Target};
+use mmhost::escape::{json_safe, one_line, terminal_details, terminal_message, Quoted};
 use mmhost::job::file::{JobFile, Overrides};
 use mmhost::job::report::RunReport;
 use mmhost::job::{parse_duration, parse_size, Job, Report};
@@ -485,7 +486,7 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
         .as_ref()
         .or(args.plugin.as_ref())
         .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(|s| mmhost::escape::quote(Path::new(s)))
         .unwrap_or_default();
     let bar = Bar::start(progress, show, label);
     let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
@@ -505,7 +506,7 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
             let list: Vec<String> = changes
                 .iter()
                 .filter(|(_, n)| *n > 0)
-                .map(|(p, n)| format!("{} ({n})", p.display()))
+                .map(|(p, n)| format!("{} ({n})", Quoted(p)))
                 .collect();
             eprintln!(
                 "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
@@ -521,7 +522,7 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
             .commit
             .files
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|p| Quoted(p).to_string())
             .collect();
         eprintln!(
             "mmhost: wrote {} bytes; {} file{} changed{}{}",
@@ -546,7 +547,7 @@ fn report_recovery(r: &Recovered, level: LogLevel) {
             if files.len() == 1 { "" } else { "s" },
             files
                 .iter()
-                .map(|p| p.display().to_string())
+                .map(|p| Quoted(p).to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -578,13 +579,16 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         if let Err(why) = &loads {
             v["load_error"] = serde_json::json!(why);
         }
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(write_err)?;
+        let text = json_safe(&serde_json::to_string_pretty(&v).expect("json"));
+        writeln!(out, "{text}").map_err(write_err)?;
         return Ok(());
     }
+    // Names from the plugin file: one escaped line each.
     let list = |v: &[String]| {
         if v.is_empty() {
             "-".to_string()
         } else {
+            let v: Vec<String> = v.iter().map(|s| one_line(s, 200)).collect();
             v.join(", ")
         }
     };
@@ -594,12 +598,12 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         }
         (Ok(false), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
         (Ok(_), None) => "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into(),
-        (Err(why), _) => format!("does not load in this mmhost: {why}"),
+        (Err(why), _) => format!("does not load in this mmhost: {}", one_line(why, 4096)),
     };
     let text = format!(
         "file:         {}\nsize:         {} bytes\nkind:         {}\nworld:        {world}\n\
          imports:      {}\nexports:      {}\nlanguage:     {}\nprocessed-by: {}\nsdk:          {}\n",
-        plugin.display(),
+        Quoted(plugin),
         info.size,
         info.kind,
         list(&info.imports),
@@ -619,9 +623,9 @@ fn new_plugin(lang: &str, name: &str, dir: Option<&Path>, level: LogLevel) -> Re
     if level >= LogLevel::Info {
         eprintln!(
             "mmhost: created {} ({} files, {lang}); build and run it with:\n  cd {} && bash build.sh && mmhost run {name}.wasm FILE...",
-            dir.display(),
+            Quoted(&dir),
             files.len(),
-            dir.display()
+            Quoted(&dir)
         );
     }
     Ok(())
@@ -639,7 +643,7 @@ fn compile(plugins: &[PathBuf], level: LogLevel) -> Result<(), Error> {
         if level >= LogLevel::Info {
             eprintln!(
                 "mmhost: {} ready ({} ms)",
-                p.display(),
+                Quoted(p),
                 t.elapsed().as_millis()
             );
         }
@@ -664,7 +668,7 @@ fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
     let region = Region::open(open_inputs(files, false)?, mmhost::region::Access::ReadOnly)?;
     let text = if json {
         let v = region.layout_json();
-        serde_json::to_string_pretty(&v).expect("json") + "\n"
+        json_safe(&serde_json::to_string_pretty(&v).expect("json")) + "\n"
     } else {
         region.layout_table()
     };
@@ -761,10 +765,7 @@ fn plan(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
         io::stdout()
             .lock()
             .write_all(plan.to_json().as_bytes())
-            .map_err(|e| {
-                Error::new(ErrorKind::Output, format!("writing to stdout: {e}"))
-                    .with_io_kind(e.kind())
-            })?;
+            .map_err(Error::stdout)?;
     }
     if level >= LogLevel::Info {
         eprintln!(
@@ -777,7 +778,7 @@ fn plan(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
                 Some(h) => format!("halo {h}"),
                 None => "the whole job in one task".to_string(),
             },
-            plan.stage_dir.display()
+            Quoted(&plan.stage_dir)
         );
     }
     Ok(())
@@ -791,7 +792,11 @@ fn print_wrote(bytes: u64, files: &[String]) {
         files.len(),
         if files.len() == 1 { "" } else { "s" },
         if files.is_empty() { "" } else { ": " },
-        files.join(", ")
+        files
+            .iter()
+            .map(|f| Quoted(Path::new(f)).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }
 
@@ -893,7 +898,16 @@ fn main() -> ExitCode {
         Err(e) if e.is_broken_pipe() => 141,
         Err(e) => {
             let _ = io::stdout().flush();
-            eprintln!("mmhost: {}: {e}", paint("error", "1;31"));
+            // Whatever the message holds (a file name, text of a plugin),
+            // it reaches the terminal escaped.
+            eprintln!(
+                "mmhost: {}: {}",
+                paint("error", "1;31"),
+                terminal_message(e.message())
+            );
+            if let Some(details) = e.details() {
+                eprintln!("{}", terminal_details(details.trim_end()));
+            }
             e.exit_code()
         }
     };
@@ -907,7 +921,7 @@ fn main() -> ExitCode {
                 if let Err(e) = std::fs::write(&path, line + "\n") {
                     eprintln!(
                         "mmhost: error: {}: cannot write the report: {e}",
-                        path.display()
+                        Quoted(&path)
                     );
                     if code == 0 {
                         code = ErrorKind::Output.exit_code();

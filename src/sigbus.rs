@@ -128,8 +128,9 @@ impl Drop for Watching {
     }
 }
 
+/// The name as the handler prints it: quoted, as every name mmhost prints.
 fn printable(path: &Path) -> Box<[u8]> {
-    path.display().to_string().into_bytes().into_boxed_slice()
+    crate::escape::quote(path).into_bytes().into_boxed_slice()
 }
 
 /// Writes all of `bytes` to stderr; async-signal-safe.

@@ -403,22 +403,46 @@ fn wasi_output_flood_is_capped() {
     );
     r.assert_ok();
     assert_eq!(r.stdout_str(), "printed 50000\n");
-    assert!(
-        r.stderr.len() < (1 << 20) + 200,
-        "{} bytes on stderr",
-        r.stderr.len()
-    );
-    assert!(
-        r.stderr.len() >= 1 << 20,
-        "{} bytes on stderr",
-        r.stderr.len()
-    );
-    assert!(
-        r.stderr.ends_with(
-            "\nwasi-probe: more than 1048576 bytes on WASI stdout/stderr; the rest is dropped\n"
-        ),
+    // Each line reaches the terminal prefixed: 121 bytes. The terminal
+    // budget (1 MiB) holds 8,665 of them; the WASI cap (1 MiB sent) lets
+    // 10,381 whole lines and 95 bytes of the next through, the rest of
+    // which is suppressed.
+    let line = |i: usize| format!("wasi-probe: stdout: {i:>10} {}", "w".repeat(89));
+    let per = line(0).len() + 1;
+    let shown = (1 << 20) / per;
+    let sent_lines = (1 << 20) / 101;
+    let partial = (1 << 20) % 101;
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        shown + 3,
         "{}",
-        &r.stderr[r.stderr.len() - 200..]
+        &r.stderr[r.stderr.len() - 400..]
+    );
+    for (i, l) in lines[..shown].iter().enumerate() {
+        assert_eq!(*l, line(i));
+    }
+    assert_eq!(
+        lines[shown],
+        "wasi-probe: log and WASI output reached the limit of 1048576 bytes or 20000 lines per \
+         run; the rest is suppressed"
+    );
+    assert_eq!(
+        lines[shown + 1],
+        "wasi-probe: more than 1048576 bytes on WASI stdout/stderr; the rest is dropped"
+    );
+    assert_eq!(
+        lines[shown + 2],
+        format!(
+            "wasi-probe: {} bytes ({} lines) of log and WASI output were suppressed",
+            (sent_lines - shown) * per + "wasi-probe: stdout: ".len() + partial + 1,
+            sent_lines - shown + 1
+        )
+    );
+    assert!(
+        r.stderr.len() < (1 << 20) + 300,
+        "{} bytes on stderr",
+        r.stderr.len()
     );
     assert_no_host_panic(&r);
     files.assert_unchanged();

@@ -41,9 +41,73 @@ pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 struct Journal {
     version: u32,
     /// The journal whose existence marks the commit point.
+    #[serde(with = "any_path")]
     primary: PathBuf,
     /// `(copy, destination)` pairs, absolute paths.
+    #[serde(with = "any_path::pairs")]
     renames: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Paths in a journal, whatever their bytes: a JSON string when the path is
+/// UTF-8 (as journals have always held them), else `{"bytes": [...]}`, so
+/// that a file whose name is not UTF-8 commits (and recovers) like any other.
+mod any_path {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Bytes { bytes: Vec<u8> },
+    }
+
+    fn repr(p: &Path) -> Repr {
+        match p.to_str() {
+            Some(s) => Repr::Text(s.to_string()),
+            None => Repr::Bytes {
+                bytes: p.as_os_str().as_bytes().to_vec(),
+            },
+        }
+    }
+
+    fn path(r: Repr) -> PathBuf {
+        match r {
+            Repr::Text(s) => PathBuf::from(s),
+            Repr::Bytes { bytes } => PathBuf::from(OsString::from_vec(bytes)),
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        repr(p).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Repr::deserialize(d).map(path)
+    }
+
+    /// The same for `(copy, destination)` pairs.
+    pub(super) mod pairs {
+        use super::*;
+
+        pub(in super::super) fn serialize<S: Serializer>(
+            v: &[(PathBuf, PathBuf)],
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            let v: Vec<(Repr, Repr)> = v.iter().map(|(a, b)| (repr(a), repr(b))).collect();
+            v.serialize(s)
+        }
+
+        pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<(PathBuf, PathBuf)>, D::Error> {
+            let v: Vec<(Repr, Repr)> = Vec::deserialize(d)?;
+            Ok(v.into_iter().map(|(a, b)| (path(a), path(b))).collect())
+        }
+    }
 }
 
 fn parent(p: &Path) -> PathBuf {

@@ -69,6 +69,7 @@ use stage::{SharedStaging, Staging, TempFile};
 use crate::error::{describe_io, Error, ErrorKind, Result};
 use crate::filecopy::copy_range;
 use crate::region::{Access, InputFile, Region};
+use crate::escape::Quoted;
 
 /// Where writes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,7 +198,7 @@ pub fn check_in_place(inputs: &[InputFile]) -> Result<()> {
                 path,
                 format!(
                     "its directory {} is not writable (the new version is made beside it)",
-                    dir.display()
+                    Quoted(&dir)
                 ),
             ));
         }
@@ -271,8 +272,8 @@ pub fn prepare(
                         &f.path,
                         format!(
                             "has the same name as {}; both would be written to {}",
-                            other.display(),
-                            dir.join(name).display()
+                            Quoted(other),
+                            Quoted(&dir.join(name))
                         ),
                     ));
                 }

@@ -21,6 +21,7 @@ use rustix::fs::FlockOperation;
 use super::failpoint;
 use super::journal::{TEMP_MARK, TEMP_SUFFIX};
 use crate::error::{describe_io, Error, Result};
+use crate::escape::Quoted;
 use crate::region::{InputFile, Stage};
 
 /// A staged copy; removed on drop unless [`TempFile::keep`] was called.
@@ -66,7 +67,7 @@ impl TempFile {
                         dest,
                         format!(
                             "cannot create a file in {}: {}",
-                            dir.display(),
+                            Quoted(dir),
                             describe_io(&e)
                         ),
                     ))

@@ -43,6 +43,7 @@ use super::units::{format_duration, parse_duration, parse_size};
 use super::{base_dir, Job, Step};
 use crate::commit::Target;
 use crate::error::{describe_io, Error, ErrorKind, Result};
+use crate::escape::Quoted;
 use crate::runtime::{default_jobs, LogLevel, RunOptions};
 
 /// The default cap on a step's linear memory: 256 MiB.
@@ -394,9 +395,9 @@ impl Overrides {
 /// A job error about the value at `json_path` in `file`.
 fn at(file: &Path, kind: ErrorKind, json_path: &str, message: impl fmt::Display) -> Error {
     if json_path.is_empty() || json_path == "." {
-        return Error::new(kind, format!("{}: {message}", file.display()));
+        return Error::new(kind, format!("{}: {message}", Quoted(file)));
     }
-    Error::new(kind, format!("{}: {json_path}: {message}", file.display()))
+    Error::new(kind, format!("{}: {json_path}: {message}", Quoted(file)))
 }
 
 /// A serde_json error as `FILE:LINE:COLUMN: [PATH: ]message`.
@@ -412,9 +413,9 @@ fn json_error(file: &Path, json_path: &str, e: &serde_json::Error) -> Error {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof
     );
     let place = if e.line() > 0 {
-        format!("{}:{}:{}", file.display(), e.line(), e.column())
+        format!("{}:{}:{}", Quoted(file), e.line(), e.column())
     } else {
-        file.display().to_string()
+        Quoted(file).to_string()
     };
     let path = if syntax || json_path.is_empty() || json_path == "." {
         String::new()
@@ -503,7 +504,7 @@ impl JobFile {
             crate::whole_file::read(path, crate::whole_file::MAX_JOB_FILE).map_err(|e| {
                 Error::new(
                     ErrorKind::Usage,
-                    format!("{}: cannot read the job file: {e}", path.display()),
+                    format!("{}: cannot read the job file: {e}", Quoted(path)),
                 )
             })?;
         JobFile::parse(&bytes, path)
@@ -607,7 +608,7 @@ impl JobFile {
                     return Err(err(
                         ErrorKind::PluginLoad,
                         &json_path,
-                        format!("is a directory: {}", plugin.display()),
+                        format!("is a directory: {}", Quoted(&plugin)),
                     ))
                 }
                 Ok(m) if !m.is_file() => {
@@ -622,14 +623,14 @@ impl JobFile {
                     return Err(err(
                         ErrorKind::PluginLoad,
                         &json_path,
-                        format!("file not found: {}", plugin.display()),
+                        format!("file not found: {}", Quoted(&plugin)),
                     ))
                 }
                 Err(e) => {
                     return Err(err(
                         ErrorKind::PluginLoad,
                         &json_path,
-                        format!("{}: {}", plugin.display(), describe_io(&e)),
+                        format!("{}: {}", Quoted(&plugin), describe_io(&e)),
                     ))
                 }
             }
@@ -700,9 +701,9 @@ impl JobFile {
                 };
                 let meta = std::fs::metadata(&path).map_err(|e| {
                     let why = if e.kind() == std::io::ErrorKind::NotFound {
-                        format!("file not found: {}", path.display())
+                        format!("file not found: {}", Quoted(&path))
                     } else {
-                        format!("{}: {}", path.display(), describe_io(&e))
+                        format!("{}: {}", Quoted(&path), describe_io(&e))
                     };
                     err(ErrorKind::Input, i, why)
                 })?;
@@ -710,7 +711,7 @@ impl JobFile {
                     return Err(err(
                         ErrorKind::Input,
                         i,
-                        format!("{}: {}", path.display(), type_name(&meta)),
+                        format!("{}: {}", Quoted(&path), type_name(&meta)),
                     ));
                 }
                 files.push((path, i, meta));
@@ -740,7 +741,7 @@ impl JobFile {
                     err(
                         ErrorKind::Input,
                         i,
-                        format!("{}: {}", p.display(), describe_io(&e)),
+                        format!("{}: {}", Quoted(&p), describe_io(&e)),
                     )
                 })?;
                 if meta.is_dir() {
@@ -750,7 +751,7 @@ impl JobFile {
                     return Err(err(
                         ErrorKind::Input,
                         i,
-                        format!("{}: {}", p.display(), type_name(&meta)),
+                        format!("{}: {}", Quoted(&p), type_name(&meta)),
                     ));
                 }
                 matched.push((p, meta));
@@ -759,7 +760,7 @@ impl JobFile {
                 let where_ = if base.as_os_str().is_empty() {
                     String::new()
                 } else {
-                    format!(" (in {})", base.display())
+                    format!(" (in {})", Quoted(base))
                 };
                 return Err(err(
                     ErrorKind::Input,
@@ -802,9 +803,9 @@ impl JobFile {
                             format!(
                                 "{} has the same name as {} (inputs[{first_entry}]); both would \
                                  be written to {}",
-                                path.display(),
-                                first_path.display(),
-                                dir.join(name).display()
+                                Quoted(path),
+                                Quoted(first_path),
+                                Quoted(&dir.join(name))
                             ),
                         ));
                     }

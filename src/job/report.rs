@@ -6,7 +6,7 @@
 //! as `schema/report.schema.json`). Fields are only ever added within
 //! `report_version` 1.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -56,6 +56,11 @@ pub struct RunReport {
     /// The files written by the commit (empty for a read-only, dry or failed
     /// run).
     pub files_written: Vec<PathBuf>,
+    /// Present only when a path in `files_written` is not valid UTF-8 (it
+    /// then has U+FFFD in place of the bytes that are not): the bytes of
+    /// every path of `files_written`, in the same order, in hexadecimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_written_bytes: Option<Vec<String>>,
     /// For a dry run that got to its end: per written input, how many bytes
     /// would change.
     pub dry_run_changes: Option<Vec<ChangeJson>>,
@@ -102,6 +107,10 @@ pub struct StepJson {
 pub struct SegmentJson {
     /// The file's path.
     pub name: String,
+    /// Present only when the path is not valid UTF-8 (`name` then has U+FFFD
+    /// in place of the bytes that are not): its bytes in hexadecimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_bytes: Option<String>,
     /// Global offset of its first byte.
     pub start: u64,
     /// Global offset after its last byte.
@@ -118,8 +127,33 @@ pub struct SegmentJson {
 pub struct ChangeJson {
     /// The input file.
     pub path: PathBuf,
+    /// Present only when the path is not valid UTF-8 (`path` then has U+FFFD
+    /// in place of the bytes that are not): its bytes in hexadecimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
     /// How many of its bytes would change.
     pub bytes: u64,
+}
+
+/// `path` as JSON can carry it: bytes that are not UTF-8 become U+FFFD (a
+/// `PathBuf` that is not UTF-8 does not serialize at all).
+fn lossy(path: &Path) -> PathBuf {
+    PathBuf::from(path.to_string_lossy().into_owned())
+}
+
+/// The bytes of `path` in hexadecimal.
+fn hex(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The bytes of `path` in hexadecimal, if it is not valid UTF-8.
+fn bytes_if_not_utf8(path: &Path) -> Option<String> {
+    path.to_str().is_none().then(|| hex(path))
 }
 
 fn millis(d: Duration) -> f64 {
@@ -167,7 +201,7 @@ impl RunReport {
                 StepJson {
                     index,
                     name: s.name.clone(),
-                    plugin: s.plugin.clone(),
+                    plugin: lossy(&s.plugin),
                     status,
                     message,
                     exit_code,
@@ -183,12 +217,12 @@ impl RunReport {
             ok: error.is_none(),
             exit_code,
             error: error.map(|e| e.message().to_string()),
-            job_file: job.and_then(|j| j.source.clone()),
+            job_file: job.and_then(|j| j.source.as_deref().map(lossy)),
             write: job.map(|j| match &j.target {
                 Target::ReadOnly => Write::ReadOnly,
                 Target::InPlace => Write::InPlace,
-                Target::Output(p) => Write::Output(p.clone()),
-                Target::OutputDir(p) => Write::OutputDir(p.clone()),
+                Target::Output(p) => Write::Output(lossy(p)),
+                Target::OutputDir(p) => Write::OutputDir(lossy(p)),
             }),
             dry_run: job.is_some_and(|j| j.dry_run),
             size: report.size,
@@ -201,18 +235,26 @@ impl RunReport {
                 .iter()
                 .map(|s| SegmentJson {
                     name: s.name.clone(),
+                    name_bytes: bytes_if_not_utf8(&s.path),
                     start: s.start,
                     end: s.start + s.len,
                     len: s.len,
                     placement: placement(s.placement, s.len).to_string(),
                 })
                 .collect(),
-            files_written: report.commit.files.clone(),
+            files_written: report.commit.files.iter().map(|p| lossy(p)).collect(),
+            files_written_bytes: report
+                .commit
+                .files
+                .iter()
+                .any(|p| p.to_str().is_none())
+                .then(|| report.commit.files.iter().map(|p| hex(p)).collect()),
             dry_run_changes: report.commit.dry_run.as_ref().map(|changes| {
                 changes
                     .iter()
                     .map(|(path, bytes)| ChangeJson {
-                        path: path.clone(),
+                        path: lossy(path),
+                        path_bytes: bytes_if_not_utf8(path),
                         bytes: *bytes,
                     })
                     .collect()
@@ -220,9 +262,10 @@ impl RunReport {
         }
     }
 
-    /// The report as one line of JSON (no newline).
+    /// The report as one line of JSON (no newline), safe to print on a
+    /// terminal (see [`crate::escape::json_safe`]).
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).expect("a report serializes")
+        crate::escape::json_safe(&serde_json::to_string(self).expect("a report serializes"))
     }
 }
 

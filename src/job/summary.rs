@@ -3,6 +3,7 @@
 //! In the library so that other front ends (the Dask driver, embedders)
 //! print the same words.
 
+use crate::escape::Quoted;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -23,12 +24,12 @@ impl Job {
         let target = match &self.target {
             Target::ReadOnly => "read-only".to_string(),
             Target::InPlace => "in place".to_string(),
-            Target::Output(p) => format!("output {}", p.display()),
-            Target::OutputDir(p) => format!("output directory {}", p.display()),
+            Target::Output(p) => format!("output {}", Quoted(p)),
+            Target::OutputDir(p) => format!("output directory {}", Quoted(p)),
         };
         let mut text = format!(
             "{}: ok: {} step{} over {} input file{} ({bytes} bytes); writes: {target}{}\n",
-            job_file.display(),
+            Quoted(job_file),
             self.steps.len(),
             if self.steps.len() == 1 { "" } else { "s" },
             self.inputs.len(),
@@ -39,8 +40,8 @@ impl Job {
             let _ = writeln!(
                 text,
                 "  steps[{i}]: {} ({})",
-                step.label(),
-                step.plugin.display()
+                Quoted(Path::new(&step.label())),
+                Quoted(&step.plugin)
             );
         }
         text

@@ -73,7 +73,10 @@ impl Region {
                 seg.len,
                 placement(*p),
                 slot,
-                seg.name
+                match self.inputs().get(*i) {
+                    Some(f) => crate::escape::Quoted(&f.path).to_string(),
+                    None => crate::escape::Quoted(std::path::Path::new(&seg.name)).to_string(),
+                }
             );
         }
         let _ = writeln!(

@@ -227,8 +227,8 @@ pub(crate) fn file_type_name(ft: &std::fs::FileType) -> &'static str {
 pub(crate) fn named_twice(path: &Path, first: &Path) -> String {
     format!(
         "{}: same file as {}; a file may be named only once when writes go in place",
-        path.display(),
-        first.display()
+        crate::escape::Quoted(path),
+        crate::escape::Quoted(first)
     )
 }
 

@@ -78,6 +78,7 @@ impl Runtime {
         let mut store = ctx.store(View::Whole(Box::new(region)), Box::new(io::sink()));
         let result = match pre.instantiate(&mut store) {
             Ok(inst) => {
+                store.data_mut().calling = super::abi::Export::Plan;
                 let called = inst
                     .mmhost_plugin_chunked()
                     .call_plan(&mut store, &opts.args);
@@ -137,7 +138,7 @@ impl Runtime {
             data.view = View::Chunk(view);
             data.out = out(index)?;
             if let Some(seed) = opts.random_seed {
-                data.wasi = wasi::sandboxed(&plugin.name, Some(chunk_seed(seed, index)));
+                data.wasi = wasi::sandboxed(&data.terminal, Some(chunk_seed(seed, index)));
             }
             let chunk = Chunk {
                 index,
@@ -146,6 +147,7 @@ impl Runtime {
                 end,
                 halo,
             };
+            store.data_mut().calling = super::abi::Export::RunChunk;
             let called = chunked.call_run_chunk(&mut store, &opts.args, chunk);
             let result = ctx.settle(called, &mut store);
             let data = store.data_mut();
@@ -201,6 +203,7 @@ impl Runtime {
         let mut store = ctx.store(View::Whole(Box::new(region)), out);
         let result = match pre.instantiate(&mut store) {
             Ok(inst) => {
+                store.data_mut().calling = super::abi::Export::Reduce;
                 let called = inst
                     .mmhost_plugin_chunked()
                     .call_reduce(&mut store, &opts.args, partials);
@@ -228,5 +231,6 @@ fn ctx<'a>(host: &'a Host, plugin: &'a Plugin, opts: &'a RunOptions) -> StoreCtx
         opts,
         progress: opts.progress.clone().unwrap_or_default(),
         logged: Arc::new(AtomicU64::new(0)),
+        terminal: super::terminal::Terminal::new(&plugin.name),
     }
 }

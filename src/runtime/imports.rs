@@ -15,6 +15,7 @@ use super::bindings::mmhost::plugin::{
     config as wit_config, host, output, region as wit_region, types,
 };
 use super::limits::Limiter;
+use super::terminal::Terminal;
 use super::lower::RegionBytes;
 use super::view::View;
 use super::{LogLevel, MAX_LOG_LINES, MAX_LOG_MESSAGE, REGION_INTERFACE};
@@ -25,18 +26,21 @@ use crate::region::{AccessError, WriteError};
 /// Per-run state reachable from host functions.
 pub struct HostState {
     pub(super) view: View,
-    pub(super) plugin: String,
     pub(super) out: Box<dyn Write + Send>,
     pub(super) out_error: Option<io::Error>,
     pub(super) log_level: LogLevel,
     /// Log messages printed by every instance of the run.
     pub(super) logged: Arc<AtomicU64>,
+    /// The run's share of the terminal.
+    pub(super) terminal: Arc<Terminal>,
     pub(super) limiter: Limiter,
     pub(super) wasi: WasiCtx,
     pub(super) table: ResourceTable,
     pub(super) progress: Arc<ProgressState>,
     /// The step's configuration, serialized once.
     pub(super) config: String,
+    /// The export being called, for messages about a broken canonical ABI.
+    pub(super) calling: super::abi::Export,
 }
 
 impl WasiView for HostState {
@@ -72,21 +76,12 @@ impl host::Host for HostState {
             return Ok(());
         }
         let logged = self.logged.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut err = io::stderr().lock();
         if logged <= MAX_LOG_LINES {
-            let _ = writeln!(
-                err,
-                "{}: {}: {}",
-                self.plugin,
-                level.name(),
-                plugin_text(&message, MAX_LOG_MESSAGE)
-            );
+            self.terminal.line(level.name(), &message, MAX_LOG_MESSAGE);
         } else if logged == MAX_LOG_LINES + 1 {
-            let _ = writeln!(
-                err,
-                "{}: more than {MAX_LOG_LINES} log messages; the rest are dropped",
-                self.plugin
-            );
+            self.terminal.notice(&format!(
+                "more than {MAX_LOG_LINES} log messages; the rest are dropped"
+            ));
         }
         Ok(())
     }
@@ -208,51 +203,10 @@ pub(super) fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     Ok(())
 }
 
-/// Text from a plugin made safe to print on a terminal: cut to `max` bytes
-/// (at a character boundary, saying how much was dropped), control
-/// characters other than newline and tab escaped, and every line after the
-/// first indented, so that a plugin cannot forge a line of mmhost's own.
-pub(crate) fn plugin_text(text: &str, max: usize) -> String {
-    let text = text.trim_end();
-    let mut cut = text.len().min(max);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut out = String::with_capacity(cut + 32);
-    for c in text[..cut].chars() {
-        match c {
-            '\n' => out.push_str("\n  "),
-            '\t' => out.push('\t'),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    if cut < text.len() {
-        out.push_str(&format!(" [... {} more bytes dropped]", text.len() - cut));
-    }
-    out
-}
+pub(crate) use crate::escape::plugin_text;
 
 /// An mmhost error raised inside a host call, carried through the trap so
 /// that the run reports it unchanged.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub(super) struct HostFailure(pub(super) Error);
-
-#[cfg(test)]
-mod tests {
-    use super::plugin_text;
-
-    #[test]
-    fn plugin_text_is_cut_escaped_and_indented() {
-        assert_eq!(plugin_text("plain text\n\n", 100), "plain text");
-        assert_eq!(plugin_text("a\nb\tc", 100), "a\n  b\tc");
-        assert_eq!(
-            plugin_text("x\x1b[31my\rz\u{7f}", 100),
-            "x\\u{1b}[31my\\rz\\u{7f}"
-        );
-        assert_eq!(plugin_text("abcdef", 4), "abcd [... 2 more bytes dropped]");
-        // Never inside a UTF-8 character.
-        assert_eq!(plugin_text("ééé", 3), "é [... 4 more bytes dropped]");
-    }
-}

@@ -89,7 +89,7 @@ pub(super) fn compile(
     }
     let (done, waiting) = std::sync::mpsc::channel::<()>();
     let notifier = notice.then(|| {
-        let (name, size) = (path.display().to_string(), component.len());
+        let (name, size) = (crate::escape::quote(path), component.len());
         std::thread::spawn(move || {
             let waited = waiting.recv_timeout(std::time::Duration::from_secs(1));
             if waited == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {

@@ -51,6 +51,7 @@
 //! are `limits.rs` (memory, timeout); `trap.rs` describes how a run ended;
 //! `load.rs` compiles and checks plugins; `wasi.rs` is the powerless WASI.
 
+mod abi;
 mod chunks;
 mod code_limits;
 mod imports;
@@ -59,6 +60,7 @@ mod limits;
 mod load;
 mod lower;
 pub mod parallel;
+mod terminal;
 mod store;
 mod trap;
 mod view;
@@ -79,6 +81,7 @@ use crate::region::Region;
 use imports::link_region;
 pub use imports::HostState;
 use limits::Watchdog;
+use terminal::Terminal;
 pub(crate) use store::output_error;
 use store::{take_region, StoreCtx};
 use view::View;
@@ -90,6 +93,7 @@ pub use load::{wrap_module, MIN_COMPILE_LIMIT, WIT_SOURCE};
 pub use parallel::{
     chunk_size, default_jobs, parse_chunk_size, MAX_CHUNKS, MAX_PARTIAL, MIN_CHUNK, MIN_USER_CHUNK,
 };
+pub use terminal::{MAX_TERMINAL_LINES, MAX_TERMINAL_OUTPUT};
 pub use wasi::MAX_WASI_OUTPUT;
 
 /// Generated bindings for the `transform` world.
@@ -332,7 +336,7 @@ impl Host {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(metered);
-        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(64));
+        config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(trap::FRAMES_COLLECTED));
         if let Some(dir) = &opts.cache_dir {
             let mut cc = wasmtime::CacheConfig::new();
             cc.with_directory(dir);
@@ -424,10 +428,9 @@ impl Runtime {
                 ),
             )
         })?;
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        // Printed before every message about the plugin: quoted like any
+        // file name.
+        let name = crate::escape::quote(path.file_stem().map(Path::new).unwrap_or(path));
         Ok(Plugin {
             name,
             path: path.to_path_buf(),
@@ -486,6 +489,7 @@ impl Runtime {
             opts,
             progress,
             logged,
+            terminal: Terminal::new(&plugin.name),
         };
         let result = match &plugin.parallel {
             // Fuel runs stay serial: one instance, one deterministic count.
@@ -495,6 +499,8 @@ impl Runtime {
             _ => serial(&ctx, region, out),
         };
         drop(watchdog);
+        // Every store is gone, and with it any half line of WASI output.
+        ctx.terminal.finish();
         result
     }
 }
@@ -506,7 +512,10 @@ fn serial(ctx: &StoreCtx<'_>, region: Region, out: Box<dyn Write + Send>) -> Run
         .plugin
         .pre
         .instantiate(&mut store)
-        .and_then(|bindings: Transform| bindings.call_run(&mut store, &ctx.opts.args));
+        .and_then(|bindings: Transform| {
+            store.data_mut().calling = abi::Export::Run;
+            bindings.call_run(&mut store, &ctx.opts.args)
+        });
     let result = ctx.settle(called, &mut store);
     RunResult {
         region: take_region(&mut store),

@@ -126,6 +126,7 @@ pub(super) fn run(
         }
     };
     let chunked = inst.mmhost_plugin_chunked();
+    store.data_mut().calling = super::abi::Export::Plan;
     let planned = chunked.call_plan(&mut store, &opts.args);
     let halo = match ctx.settle(planned, &mut store) {
         Ok(Some(halo)) => halo,
@@ -204,6 +205,7 @@ pub(super) fn run(
         .into_iter()
         .map(|p| p.expect("every chunk ran without failure"))
         .collect();
+    store.data_mut().calling = super::abi::Export::Reduce;
     let called = chunked.call_reduce(&mut store, &opts.args, &partials);
     let result = ctx.settle(called, &mut store);
     finish(&mut store, result)
@@ -227,6 +229,7 @@ fn finish(store: &mut wasmtime::Store<HostState>, result: Result<String>) -> Run
 /// A serial `run` in the main instance (the plugin declined to split, or
 /// the region is too small to).
 fn serial(ctx: &StoreCtx<'_>, inst: &Parallel, mut store: wasmtime::Store<HostState>) -> RunResult {
+    store.data_mut().calling = super::abi::Export::Run;
     let called = inst.call_run(&mut store, &ctx.opts.args);
     let result = ctx.settle(called, &mut store);
     finish(&mut store, result)
@@ -320,6 +323,7 @@ fn worker(
             end,
             halo,
         };
+        store.data_mut().calling = super::abi::Export::RunChunk;
         let called = chunked.call_run_chunk(&mut store, &ctx.opts.args, chunk);
         let result = ctx.settle(called, &mut store).and_then(|partial: Vec<u8>| {
             kept.keep(&ctx.plugin.name, k, partial.len())?;

@@ -11,6 +11,7 @@ use wasmtime::Store;
 
 use super::imports::{plugin_text, HostFailure, HostState};
 use super::limits::Limiter;
+use super::terminal::Terminal;
 use super::view::View;
 use super::{parallel, trap, wasi, Host, Plugin, RunOptions, MAX_RESULT_TEXT, MIN_HOSTCALL_DATA};
 use crate::error::{Error, ErrorKind, Result};
@@ -33,6 +34,8 @@ pub(super) struct StoreCtx<'a> {
     pub(super) opts: &'a RunOptions,
     pub(super) progress: Arc<ProgressState>,
     pub(super) logged: Arc<AtomicU64>,
+    /// The run's share of the terminal (plugin logs and WASI output).
+    pub(super) terminal: Arc<Terminal>,
 }
 
 /// A value a plugin returns, with its size limit.
@@ -76,16 +79,17 @@ impl StoreCtx<'_> {
         let (plugin, opts) = (self.plugin, self.opts);
         let state = HostState {
             view,
-            plugin: plugin.name.clone(),
             out,
             out_error: None,
             log_level: opts.log_level,
             logged: self.logged.clone(),
+            terminal: self.terminal.clone(),
             limiter: Limiter::new(opts.max_memory),
-            wasi: wasi::sandboxed(&plugin.name, opts.random_seed),
+            wasi: wasi::sandboxed(&self.terminal, opts.random_seed),
             table: ResourceTable::new(),
             progress: self.progress.clone(),
             config: opts.config.to_string(),
+            calling: super::abi::Export::None,
         };
         let mut store = Store::new(&self.host.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -134,9 +138,13 @@ impl StoreCtx<'_> {
                 match (state.out_error.take(), e.downcast::<HostFailure>()) {
                     (Some(out), _) => output_error(out),
                     (None, Ok(HostFailure(host))) => host,
-                    (None, Err(e)) => {
-                        trap::describe(name, &e, state.limiter.refused.as_deref(), self.opts)
-                    }
+                    (None, Err(e)) => trap::describe(
+                        name,
+                        &e,
+                        state.limiter.refused.as_deref(),
+                        self.opts,
+                        (&self.plugin.path, state.calling),
+                    ),
                 },
             ),
         }

@@ -4,10 +4,14 @@
 //! carry the wasm backtrace with function names (from the plugin's `name`
 //! section where it kept one), one frame per line.
 
+use std::path::Path;
+
 use wasmtime::{Trap, WasmBacktrace};
 
+use super::abi::{self, Export};
 use super::RunOptions;
 use crate::error::{Error, ErrorKind, Limit};
+use crate::escape;
 
 /// Builds the error for a run that ended in `err` (a trap or a host error).
 pub(super) fn describe(
@@ -15,6 +19,7 @@ pub(super) fn describe(
     err: &wasmtime::Error,
     refused: Option<&str>,
     opts: &RunOptions,
+    (path, export): (&Path, Export),
 ) -> Error {
     let mut limit = None;
     let what = match (err.downcast_ref::<Trap>(), refused) {
@@ -40,19 +45,12 @@ pub(super) fn describe(
                 text.strip_prefix("wasm trap: ").unwrap_or(&text)
             )
         }
-        (None, _) => super::load::error_chain(err),
+        // Not a trap: the plugin broke the canonical ABI.
+        (None, _) => abi::describe(err, path, export),
     };
     let mut details = String::new();
     if let Some(bt) = err.downcast_ref::<WasmBacktrace>() {
-        details.push_str("wasm backtrace:\n");
-        for (i, frame) in bt.frames().iter().enumerate() {
-            // Rust guests keep mangled names in their name section.
-            let name = match frame.func_name() {
-                Some(raw) => format!("{:#}", rustc_demangle::demangle(raw)),
-                None => format!("<function {}>", frame.func_index()),
-            };
-            details.push_str(&format!("  {i:>3}: {name}\n"));
-        }
+        details.push_str(&backtrace(bt));
     }
     let e =
         Error::new(ErrorKind::PluginTrap, format!("plugin {plugin}: {what}")).with_details(details);
@@ -60,4 +58,36 @@ pub(super) fn describe(
         Some(limit) => e.with_limit(limit),
         None => e,
     }
+}
+
+/// Frames of a backtrace shown; the rest are counted.
+pub(super) const FRAMES_SHOWN: usize = 64;
+
+/// Frames wasmtime collects (`Config::wasm_backtrace_max_frames`), so that
+/// the number of frames not shown can be told up to this depth.
+pub(super) const FRAMES_COLLECTED: usize = 4096;
+
+/// The backtrace, innermost frame first, one escaped name per line, and how
+/// many frames were left out.
+fn backtrace(bt: &WasmBacktrace) -> String {
+    let frames = bt.frames();
+    let mut out = String::from("wasm backtrace:\n");
+    for (i, frame) in frames.iter().take(FRAMES_SHOWN).enumerate() {
+        // Rust guests keep mangled names in their name section. The name
+        // is the plugin's: printed on one line, escaped.
+        let name = match frame.func_name() {
+            Some(raw) => escape::one_line(&format!("{:#}", rustc_demangle::demangle(raw)), 200),
+            None => format!("<function {}>", frame.func_index()),
+        };
+        out.push_str(&format!("  {i:>3}: {name}\n"));
+    }
+    let more = frames.len().saturating_sub(FRAMES_SHOWN);
+    if frames.len() >= FRAMES_COLLECTED {
+        out.push_str(&format!(
+            "  ... {more} or more frames not shown (the backtrace is cut at {FRAMES_COLLECTED})\n"
+        ));
+    } else if more > 0 {
+        out.push_str(&format!("  ... {more} more frames not shown\n"));
+    }
+    out
 }

@@ -17,13 +17,13 @@
 //! the limits apply.
 //!
 //! WASI stdout and stderr both go to mmhost's stderr, never into the plugin's
-//! output stream, and together they may carry at most [`MAX_WASI_OUTPUT`]
-//! bytes per run: a plugin that prints in a loop cannot flood the terminal
-//! past the cap that `host.log` has.
+//! output stream, as escaped lines prefixed with the plugin's name (`NAME:
+//! stdout: ...`, see the `terminal` module), and together they may carry at
+//! most [`MAX_WASI_OUTPUT`] bytes per instance; what reaches the terminal is
+//! held to the run's budget shared with `host.log`.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,15 +33,16 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::WasiCtx;
 
-use super::HostState;
+use super::terminal::{LineBuffer, Terminal};
+use super::{HostState, MAX_LOG_MESSAGE};
 
 /// The `wasi:clocks/monotonic-clock` instance that `wasmtime-wasi` (pinned
 /// at 48.0.8 in Cargo.toml) links; components importing any 0.2.x version
 /// resolve to it.
 const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
 
-/// The most bytes a plugin may write to WASI stdout and stderr together in
-/// one run (1 MiB); the rest is dropped, with one line saying so.
+/// The most bytes a plugin instance may write to WASI stdout and stderr
+/// together (1 MiB); the rest is dropped, with one line saying so.
 pub const MAX_WASI_OUTPUT: u64 = 1 << 20;
 
 /// A wall clock and a monotonic clock that stand still at zero: the world
@@ -96,16 +97,22 @@ pub(super) fn link_instant_clock_subscriptions(
     Ok(())
 }
 
-/// The WASI context of one run of `plugin`; with `seed`, its random
-/// numbers (secure and insecure) come from a generator seeded with it, so
-/// that a rerun draws the same numbers (distributed chunks, see
-/// `RunOptions::random_seed`).
-pub(super) fn sandboxed(plugin: &str, seed: Option<u64>) -> WasiCtx {
-    let out = CappedStderr(Arc::new(Budget {
+/// The WASI context of one instance of a run that prints on `terminal`;
+/// with `seed`, its random numbers (secure and insecure) come from a
+/// generator seeded with it, so that a rerun draws the same numbers
+/// (distributed chunks, see `RunOptions::random_seed`).
+pub(super) fn sandboxed(terminal: &Arc<Terminal>, seed: Option<u64>) -> WasiCtx {
+    let budget = Arc::new(Budget {
         left: AtomicU64::new(MAX_WASI_OUTPUT),
         noted: AtomicBool::new(false),
-        plugin: plugin.to_string(),
-    }));
+        terminal: terminal.clone(),
+    });
+    let stream = |kind| {
+        CappedStderr(
+            budget.clone(),
+            Arc::new(Mutex::new(LineBuffer::new(terminal.clone(), kind))),
+        )
+    };
     let mut builder = WasiCtx::builder();
     if let Some(seed) = seed {
         use rand::SeedableRng;
@@ -115,8 +122,8 @@ pub(super) fn sandboxed(plugin: &str, seed: Option<u64>) -> WasiCtx {
             .insecure_random_seed(u128::from(seed));
     }
     builder
-        .stdout(out.clone())
-        .stderr(out)
+        .stdout(stream("stdout"))
+        .stderr(stream("stderr"))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
@@ -125,16 +132,17 @@ pub(super) fn sandboxed(plugin: &str, seed: Option<u64>) -> WasiCtx {
         .build()
 }
 
-/// What is left of a run's WASI output budget.
+/// What is left of an instance's WASI output budget.
 struct Budget {
     left: AtomicU64,
     noted: AtomicBool,
-    plugin: String,
+    terminal: Arc<Terminal>,
 }
 
-/// WASI stdout or stderr: mmhost's stderr, within the run's budget.
+/// WASI stdout or stderr: lines on mmhost's stderr (see the `terminal`
+/// module), within the budget.
 #[derive(Clone)]
-struct CappedStderr(Arc<Budget>);
+struct CappedStderr(Arc<Budget>, Arc<Mutex<LineBuffer>>);
 
 impl IsTerminal for CappedStderr {
     fn is_terminal(&self) -> bool {
@@ -149,8 +157,9 @@ impl StdoutStream for CappedStderr {
     }
 
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        // Only WASI 0.3 uses this, and mmhost links only WASI 0.2.
-        std::io::stderr().async_stream()
+        // Only WASI 0.3 uses this, and mmhost links only WASI 0.2: nothing
+        // of it reaches the terminal.
+        Box::new(tokio::io::sink())
     }
 }
 
@@ -165,22 +174,20 @@ impl OutputStream for CappedStderr {
             })
             .unwrap_or(0);
         let take = before.min(want) as usize;
-        let mut err = std::io::stderr().lock();
-        // The plugin cannot do anything useful about a failing stderr.
-        let _ = err.write_all(&bytes[..take]);
+        self.1
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(&bytes[..take], MAX_LOG_MESSAGE);
         if take < bytes.len() && !self.0.noted.swap(true, Ordering::SeqCst) {
-            let _ = writeln!(
-                err,
-                "\n{}: more than {MAX_WASI_OUTPUT} bytes on WASI stdout/stderr; the rest is \
-                 dropped",
-                self.0.plugin
-            );
+            self.0.terminal.notice(&format!(
+                "more than {MAX_WASI_OUTPUT} bytes on WASI stdout/stderr; the rest is dropped"
+            ));
         }
         Ok(())
     }
 
     fn flush(&mut self) -> StreamResult<()> {
-        let _ = std::io::stderr().flush();
+        // Lines are printed whole, when their newline comes.
         Ok(())
     }
 

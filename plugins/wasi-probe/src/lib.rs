@@ -11,7 +11,10 @@
 //! With the arguments `print N`, it instead prints N lines of 100 bytes with
 //! `println!` and emits `printed N`: a flood of WASI output for the host's
 //! cap. With `sleep MS`, it calls `std::thread::sleep` (a WASI clock
-//! subscription and a blocking poll) and emits `slept`.
+//! subscription and a blocking poll) and emits `slept`. With `write
+//! STREAM TEXT...` (STREAM `stdout` or `stderr`), it writes each TEXT to that
+//! WASI stream as is, in a write of its own, with no newline added, and
+//! emits `wrote N` (N texts): raw bytes for the host's escaping.
 
 use std::fmt::Display;
 use std::io::Read;
@@ -37,6 +40,23 @@ fn attempt<T, E: Display>(name: &str, r: Result<T, E>, what: impl FnOnce(T) -> S
 
 impl Plugin for WasiProbe {
     fn run(args: Vec<String>) -> Result<String, String> {
+        if let [op, stream, texts @ ..] = args.as_slice() {
+            if op == "write" {
+                use std::io::Write;
+                for text in texts {
+                    let done = match stream.as_str() {
+                        "stdout" => std::io::stdout()
+                            .write_all(text.as_bytes())
+                            .and_then(|()| std::io::stdout().flush()),
+                        "stderr" => std::io::stderr().write_all(text.as_bytes()),
+                        _ => return Err(format!("bad STREAM: {stream}")),
+                    };
+                    done.map_err(|e| format!("write: {e}"))?;
+                }
+                line(&format!("wrote {}", texts.len()));
+                return Ok(String::new());
+            }
+        }
         if let [op, n] = args.as_slice() {
             if op == "sleep" {
                 let ms: u64 = n.parse().map_err(|_| format!("bad MS: {n}"))?;

@@ -422,46 +422,15 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         .load(plugin)
         .map(|p| p.parallel())
         .map_err(|e| e.message().to_string());
-    let mut out = io::stdout().lock();
-    let write_err = Error::stdout;
-    if json {
-        let mut v = serde_json::to_value(&info).expect("inspection is JSON");
-        v["loads"] = serde_json::json!(loads.is_ok());
-        v["parallel"] = serde_json::json!(loads.as_ref().is_ok_and(|p| *p));
-        if let Err(why) = &loads {
-            v["load_error"] = serde_json::json!(why);
-        }
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(write_err)?;
-        return Ok(());
-    }
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            v.join(", ")
-        }
+    let text = if json {
+        serde_json::to_string_pretty(&info.to_json(&loads)).expect("json") + "\n"
+    } else {
+        info.to_text(plugin, &loads)
     };
-    let world = match (&loads, &info.mmhost_version) {
-        (Ok(true), Some(v)) => {
-            format!("mmhost:plugin/parallel@{v} (loads in this mmhost; may work in chunks on --jobs threads)")
-        }
-        (Ok(false), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
-        (Ok(_), None) => "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into(),
-        (Err(why), _) => format!("does not load in this mmhost: {why}"),
-    };
-    let text = format!(
-        "file:         {}\nsize:         {} bytes\nkind:         {}\nworld:        {world}\n\
-         imports:      {}\nexports:      {}\nlanguage:     {}\nprocessed-by: {}\nsdk:          {}\n",
-        plugin.display(),
-        info.size,
-        info.kind,
-        list(&info.imports),
-        list(&info.exports),
-        list(&info.languages),
-        list(&info.processed_by),
-        list(&info.sdks),
-    );
-    out.write_all(text.as_bytes()).map_err(write_err)
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::stdout)
 }
 
 fn new_plugin(lang: &str, name: &str, dir: Option<&Path>, level: LogLevel) -> Result<(), Error> {

@@ -352,38 +352,10 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
             .and_then(|_| stdout.flush())
             .map_err(Error::stdout)?;
     }
-    if let Some(changes) = &report.commit.dry_run {
-        if level >= LogLevel::Info {
-            let total: u64 = changes.iter().map(|(_, n)| n).sum();
-            let list: Vec<String> = changes
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(p, n)| format!("{} ({n})", p.display()))
-                .collect();
-            eprintln!(
-                "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
-                total,
-                list.len(),
-                if list.len() == 1 { "" } else { "s" },
-                if list.is_empty() { "" } else { ": " },
-                list.join(", ")
-            );
+    if level >= LogLevel::Info {
+        if let Some(line) = report.writes_summary(&job.target) {
+            eprintln!("mmhost: {line}");
         }
-    } else if job.target != Target::ReadOnly && level >= LogLevel::Info {
-        let files: Vec<String> = report
-            .commit
-            .files
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        eprintln!(
-            "mmhost: wrote {} bytes; {} file{} changed{}{}",
-            report.stats.bytes_written,
-            files.len(),
-            if files.len() == 1 { "" } else { "s" },
-            if files.is_empty() { "" } else { ": " },
-            files.join(", ")
-        );
     }
     Ok(())
 }

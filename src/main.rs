@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use mmhost::commit::{Recovered, Target};
-use mmhost::escape::{json_safe, one_line, terminal_details, terminal_message, Quoted};
+use mmhost::escape::{json_safe, terminal_details, terminal_message, Quoted};
 use mmhost::job::file::{JobFile, Overrides};
 use mmhost::job::report::RunReport;
 use mmhost::job::{parse_duration, parse_size, Job, Report};
@@ -500,38 +500,10 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
             .and_then(|_| stdout.flush())
             .map_err(Error::stdout)?;
     }
-    if let Some(changes) = &report.commit.dry_run {
-        if level >= LogLevel::Info {
-            let total: u64 = changes.iter().map(|(_, n)| n).sum();
-            let list: Vec<String> = changes
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(p, n)| format!("{} ({n})", Quoted(p)))
-                .collect();
-            eprintln!(
-                "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
-                total,
-                list.len(),
-                if list.len() == 1 { "" } else { "s" },
-                if list.is_empty() { "" } else { ": " },
-                list.join(", ")
-            );
+    if level >= LogLevel::Info {
+        if let Some(line) = report.writes_summary(&job.target) {
+            eprintln!("mmhost: {line}");
         }
-    } else if job.target != Target::ReadOnly && level >= LogLevel::Info {
-        let files: Vec<String> = report
-            .commit
-            .files
-            .iter()
-            .map(|p| Quoted(p).to_string())
-            .collect();
-        eprintln!(
-            "mmhost: wrote {} bytes; {} file{} changed{}{}",
-            report.stats.bytes_written,
-            files.len(),
-            if files.len() == 1 { "" } else { "s" },
-            if files.is_empty() { "" } else { ": " },
-            files.join(", ")
-        );
     }
     Ok(())
 }
@@ -570,49 +542,15 @@ fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
         .load(plugin)
         .map(|p| p.parallel())
         .map_err(|e| e.message().to_string());
-    let mut out = io::stdout().lock();
-    let write_err = Error::stdout;
-    if json {
-        let mut v = serde_json::to_value(&info).expect("inspection is JSON");
-        v["loads"] = serde_json::json!(loads.is_ok());
-        v["parallel"] = serde_json::json!(loads.as_ref().is_ok_and(|p| *p));
-        if let Err(why) = &loads {
-            v["load_error"] = serde_json::json!(why);
-        }
-        let text = json_safe(&serde_json::to_string_pretty(&v).expect("json"));
-        writeln!(out, "{text}").map_err(write_err)?;
-        return Ok(());
-    }
-    // Names from the plugin file: one escaped line each.
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            let v: Vec<String> = v.iter().map(|s| one_line(s, 200)).collect();
-            v.join(", ")
-        }
+    let text = if json {
+        json_safe(&serde_json::to_string_pretty(&info.to_json(&loads)).expect("json")) + "\n"
+    } else {
+        info.to_text(plugin, &loads)
     };
-    let world = match (&loads, &info.mmhost_version) {
-        (Ok(true), Some(v)) => {
-            format!("mmhost:plugin/parallel@{v} (loads in this mmhost; may work in chunks on --jobs threads)")
-        }
-        (Ok(false), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
-        (Ok(_), None) => "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into(),
-        (Err(why), _) => format!("does not load in this mmhost: {}", one_line(why, 4096)),
-    };
-    let text = format!(
-        "file:         {}\nsize:         {} bytes\nkind:         {}\nworld:        {world}\n\
-         imports:      {}\nexports:      {}\nlanguage:     {}\nprocessed-by: {}\nsdk:          {}\n",
-        Quoted(plugin),
-        info.size,
-        info.kind,
-        list(&info.imports),
-        list(&info.exports),
-        list(&info.languages),
-        list(&info.processed_by),
-        list(&info.sdks),
-    );
-    out.write_all(text.as_bytes()).map_err(write_err)
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::stdout)
 }
 
 fn new_plugin(lang: &str, name: &str, dir: Option<&Path>, level: LogLevel) -> Result<(), Error> {

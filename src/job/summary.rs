@@ -1,5 +1,6 @@
-//! The one-paragraph description of a resolved job that `mmhost check`
-//! prints: what runs, over how many files and bytes, and where writes go.
+//! The words `mmhost` uses to describe a job: the paragraph `mmhost check`
+//! prints (what runs, over how many files and bytes, where writes go) and
+//! the line after a run that says what it wrote.
 //! In the library so that other front ends (the Dask driver, embedders)
 //! print the same words.
 
@@ -7,7 +8,7 @@ use crate::escape::Quoted;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::Job;
+use super::{Job, Report};
 use crate::commit::Target;
 
 impl Job {
@@ -45,5 +46,47 @@ impl Job {
             );
         }
         text
+    }
+}
+
+impl Report {
+    /// What a finished run wrote, in one line (without the `mmhost: `
+    /// prefix): for a dry run, how many bytes would change in which files;
+    /// for a run that writes to `target`, the bytes written and the files
+    /// changed; `None` for a read-only run.
+    pub fn writes_summary(&self, target: &Target) -> Option<String> {
+        if let Some(changes) = &self.commit.dry_run {
+            let total: u64 = changes.iter().map(|(_, n)| n).sum();
+            let list: Vec<String> = changes
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(p, n)| format!("{} ({n})", Quoted(p)))
+                .collect();
+            Some(format!(
+                "dry run: {} bytes would change in {} file{}{}{}; nothing was written",
+                total,
+                list.len(),
+                if list.len() == 1 { "" } else { "s" },
+                if list.is_empty() { "" } else { ": " },
+                list.join(", ")
+            ))
+        } else if *target != Target::ReadOnly {
+            let files: Vec<String> = self
+                .commit
+                .files
+                .iter()
+                .map(|p| Quoted(p).to_string())
+                .collect();
+            Some(format!(
+                "wrote {} bytes; {} file{} changed{}{}",
+                self.stats.bytes_written,
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                if files.is_empty() { "" } else { ": " },
+                files.join(", ")
+            ))
+        } else {
+            None
+        }
     }
 }

@@ -138,3 +138,57 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         sdks: sdks.into_iter().collect(),
     })
 }
+
+impl Inspection {
+    /// The inspection as JSON, with whether this mmhost loads the plugin
+    /// (`loads`: `Ok(parallel)` or the load error's message), as
+    /// `mmhost inspect --json` prints it.
+    pub fn to_json(&self, loads: &std::result::Result<bool, String>) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("inspection is JSON");
+        v["loads"] = serde_json::json!(loads.is_ok());
+        v["parallel"] = serde_json::json!(loads.as_ref().is_ok_and(|p| *p));
+        if let Err(why) = loads {
+            v["load_error"] = serde_json::json!(why);
+        }
+        v
+    }
+
+    /// The inspection of the plugin at `path` as `mmhost inspect` prints
+    /// it, one field a line; `loads` as for [`Inspection::to_json`].
+    pub fn to_text(&self, path: &Path, loads: &std::result::Result<bool, String>) -> String {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                // Names from the plugin file: one escaped line each.
+                let v: Vec<String> = v.iter().map(|s| crate::escape::one_line(s, 200)).collect();
+                v.join(", ")
+            }
+        };
+        let world = match (loads, &self.mmhost_version) {
+            (Ok(true), Some(v)) => {
+                format!("mmhost:plugin/parallel@{v} (loads in this mmhost; may work in chunks on --jobs threads)")
+            }
+            (Ok(false), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
+            (Ok(_), None) => {
+                "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into()
+            }
+            (Err(why), _) => format!(
+                "does not load in this mmhost: {}",
+                crate::escape::one_line(why, 4096)
+            ),
+        };
+        format!(
+            "file:         {}\nsize:         {} bytes\nkind:         {}\nworld:        {world}\n\
+             imports:      {}\nexports:      {}\nlanguage:     {}\nprocessed-by: {}\nsdk:          {}\n",
+            crate::escape::Quoted(path),
+            self.size,
+            self.kind,
+            list(&self.imports),
+            list(&self.exports),
+            list(&self.languages),
+            list(&self.processed_by),
+            list(&self.sdks),
+        )
+    }
+}

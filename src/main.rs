@@ -254,7 +254,8 @@ struct PlanArgs {
     /// Write each input, transformed, to DIR under its own name.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
-    /// Not supported by distributed runs yet (refused).
+    /// Run with writes enabled but commit nothing: `mmhost commit` reports
+    /// what would change.
     #[arg(long)]
     dry_run: bool,
     /// Cap on the plugin's linear memory [default: 256M].
@@ -722,6 +723,24 @@ fn plan(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// The line `mmhost run --dry-run` prints.
+fn print_dry_run(changes: &[(String, u64)]) {
+    let total: u64 = changes.iter().map(|(_, n)| n).sum();
+    let list: Vec<String> = changes
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(p, n)| format!("{p} ({n})"))
+        .collect();
+    eprintln!(
+        "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
+        total,
+        list.len(),
+        if list.len() == 1 { "" } else { "s" },
+        if list.is_empty() { "" } else { ": " },
+        list.join(", ")
+    );
+}
+
 /// The line `mmhost run` prints after a commit.
 fn print_wrote(bytes: u64, files: &[String]) {
     eprintln!(
@@ -798,17 +817,22 @@ fn main() -> ExitCode {
         }),
         Command::Commit { plan, results } => {
             mmhost::distributed::commit(plan, Some(results.as_slice())).map(|c| {
-                if c.writes && log_level(&cli) >= LogLevel::Info {
+                if log_level(&cli) < LogLevel::Info {
+                } else if let Some(changes) = &c.dry_run {
+                    print_dry_run(changes);
+                } else if c.writes {
                     print_wrote(c.written, &c.files);
                 }
             })
         }
         Command::Abort { plan } => mmhost::distributed::abort(plan).map(|n| {
-            if log_level(&cli) >= LogLevel::Info {
+            if log_level(&cli) >= LogLevel::Info && n > 0 {
                 eprintln!(
                     "mmhost: aborted: removed {n} staged file{}; the files are unchanged",
                     if n == 1 { "" } else { "s" }
                 );
+            } else if log_level(&cli) >= LogLevel::Info {
+                eprintln!("mmhost: aborted: nothing staged was left to remove");
             }
         }),
         Command::Layout { json, files } => layout(files, *json),

@@ -660,12 +660,9 @@ fn a_coordinator_killed_in_commit_is_finished_or_undone_by_recover() {
         } else {
             files.assert_unchanged();
         }
-        // Only the stage directory is left (`mmhost abort` removes it).
+        // Nothing is left: the stage directory went before the commit point.
         let names = leftovers(files.dir.path());
-        assert!(
-            names.iter().all(|n| n.starts_with(".mmhost-run-")),
-            "{point}: {names:?}"
-        );
+        assert!(names.is_empty(), "{point}: {names:?}");
     }
     // Killed before the commit point (never committed): recover undoes.
     let files = Files::new(&[5000, 3, 9000], 17, TEXTISH);
@@ -759,4 +756,56 @@ fn the_plan_schema_is_committed_and_usage_errors_exit_2() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn a_dry_run_reports_what_a_serial_dry_run_reports_and_changes_nothing() {
+    let lens = [5000, 0, 3, 70_000];
+    for target in [
+        &[][..],
+        &["-i"][..],
+        &["--output-dir", "OUT"][..],
+        &["-o", "OUT"][..],
+    ] {
+        let files = Files::new(&lens, 20, TEXTISH);
+        let out = files.dir.path().join("out");
+        let flags: Vec<String> = target
+            .iter()
+            .map(|f| if *f == "OUT" { s(&out) } else { f.to_string() })
+            .collect();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let mut serial_flags = vec!["-j", "1", "--dry-run"];
+        serial_flags.extend(&flags);
+        let serial = run(&serial_flags, &plugin("upper"), &files.paths, &[]);
+        serial.assert_ok();
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan_flags = vec!["--dry-run", "--chunk-size", "4096"];
+        plan_flags.extend(&flags);
+        let (reduced, committed) = distributed(
+            dir.path(),
+            &plan_flags,
+            &plugin("upper"),
+            &files.paths,
+            &[],
+            4,
+        );
+        reduced.assert_ok();
+        committed.assert_ok();
+        let line = |e: &str| {
+            e.lines()
+                .find(|l| l.starts_with("mmhost: dry run: "))
+                .map(str::to_string)
+        };
+        assert_eq!(line(&committed.stderr), line(&serial.stderr), "{target:?}");
+        assert!(line(&serial.stderr).is_some());
+        files.assert_unchanged();
+        assert!(
+            leftovers(files.dir.path()).is_empty(),
+            "{:?}",
+            leftovers(files.dir.path())
+        );
+        let out_left =
+            out.exists() && (out.is_file() || std::fs::read_dir(&out).unwrap().next().is_some());
+        assert!(!out_left, "{target:?}: an output was written");
+    }
 }

@@ -9,6 +9,7 @@ messages that matter.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB"]
@@ -38,14 +39,32 @@ class Bar:
         self.started = time.monotonic()
         self.last_draw = 0.0
         self.drawn = False
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.ticker = None
+        if self.enabled:
+            # redraws while a long chunk runs (the elapsed time moves)
+            self.ticker = threading.Thread(target=self._tick, daemon=True)
+            self.ticker.start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(0.25):
+            self.draw()
 
     def advance(self, chunks: int, nbytes: int) -> None:
-        self.done_chunks += chunks
-        self.done_bytes += nbytes
+        with self.lock:
+            self.done_chunks += chunks
+            self.done_bytes += nbytes
         self.draw()
 
     def draw(self, force: bool = False) -> None:
         if not self.enabled:
+            return
+        with self.lock:
+            self._draw(force)
+
+    def _draw(self, force: bool) -> None:
+        if self.stopped.is_set():
             return
         now = time.monotonic()
         if not force and (now - self.started < 1.0 or now - self.last_draw < 0.1):
@@ -63,7 +82,11 @@ class Bar:
         self.drawn = True
 
     def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.drawn = False
+        with self.lock:
+            self.stopped.set()
+            if self.drawn:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self.drawn = False
+        if self.ticker is not None:
+            self.ticker.join()

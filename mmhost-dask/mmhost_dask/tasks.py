@@ -17,6 +17,11 @@ Failures are split the way the protocol says:
 
 A worker that dies while it runs a task takes the `mmhost` process with it
 (`PR_SET_PDEATHSIG`), and the scheduler reruns the task on another worker.
+The signal is asked for through util-linux's `setpriv --pdeathsig KILL`
+when it is installed: a `preexec_fn` makes Python fork the whole worker
+instead of using vfork, which costs ~100 ms per task with a worker-sized
+heap (measured: /bin/true from a 300 MB process, 2 ms with vfork, 6 ms
+through setpriv, 99 ms with preexec_fn).
 The driver can stop every process of a run on every worker (`kill_run`) when
 it fails fast, before it removes the staged files.
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -102,7 +108,13 @@ def _pdeathsig():
     return preexec
 
 
-_PREEXEC = _pdeathsig()
+_SETPRIV = shutil.which("setpriv")
+_PREEXEC = None if _SETPRIV else _pdeathsig()
+
+
+def _spawn_argv(cmd: list[str]) -> list[str]:
+    """`cmd`, run under `setpriv --pdeathsig KILL` when setpriv exists."""
+    return [_SETPRIV, "--pdeathsig", "KILL", *cmd] if _SETPRIV else cmd
 
 
 def plan_path(plan_text: bytes, run_id: str) -> str:
@@ -147,7 +159,7 @@ def run_chunks(mmhost: str, plan_text: bytes, run_id: str, first: int, last: int
         if run_id in _REGISTRY.cancelled:
             return ChunkResult(first, last, -signal.SIGKILL, [], "cancelled", worker)
         proc = subprocess.Popen(
-            cmd,
+            _spawn_argv(cmd),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

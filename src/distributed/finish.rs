@@ -27,6 +27,9 @@ pub struct CommitOutcome {
     pub written: u64,
     /// Files changed, named as `mmhost run` names them.
     pub files: Vec<String>,
+    /// For a dry run: per written input (named as given), the bytes that
+    /// would change; nothing was committed.
+    pub dry_run: Option<Vec<(String, u64)>>,
 }
 
 /// The result record of every chunk, from the stage directory.
@@ -79,12 +82,25 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
         writes: plan.target.kind != TargetKind::ReadOnly,
         written,
         files: Vec::new(),
+        dry_run: None,
     };
     if plan.inputs.iter().any(|i| Path::new(&i.name).is_relative()) {
         std::env::set_current_dir(&plan.cwd)
             .map_err(|e| Error::input(&plan.cwd, describe_io(&e)))?;
     }
     check_inputs(&plan)?;
+    let wrote: BTreeSet<usize> = results
+        .iter()
+        .flat_map(|r| r.files_written.clone())
+        .collect();
+    if plan.target.dry_run {
+        let changes = dry_run_changes(&plan, &wrote);
+        // Nothing is committed: everything staged goes, as after a local
+        // dry run.
+        abort(plan_path)?;
+        outcome.dry_run = Some(changes?);
+        return Ok(outcome);
+    }
     // Replacing inputs: hold them locked (exclusively) through the renames,
     // as a local run does.
     let _locked = if plan.target.kind == TargetKind::InPlace {
@@ -93,10 +109,6 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
     } else {
         None
     };
-    let wrote: BTreeSet<usize> = results
-        .iter()
-        .flat_map(|r| r.files_written.clone())
-        .collect();
     let mut renames: Vec<(PathBuf, PathBuf, u64)> = Vec::new();
     let mut drop_staged: Vec<PathBuf> = Vec::new();
     match plan.target.kind {
@@ -153,6 +165,11 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
         f.sync_all().map_err(|e| fail(describe_io(&e)))?;
     }
     let pairs: Vec<(PathBuf, PathBuf)> = renames.into_iter().map(|(s, d, _)| (s, d)).collect();
+    // Nothing in the stage directory is needed from here on (its records
+    // were read above; `reduce` has read the outputs), and removed now it
+    // is not left behind by a commit killed past its commit point, which
+    // `mmhost recover` finishes.
+    let _ = std::fs::remove_dir_all(&plan.stage_dir);
     journal::commit(&pairs).map_err(|e| {
         Error::new(
             ErrorKind::Output,
@@ -168,7 +185,6 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
     for s in drop_staged {
         let _ = std::fs::remove_file(s);
     }
-    let _ = std::fs::remove_dir_all(&plan.stage_dir);
     Ok(outcome)
 }
 
@@ -191,4 +207,43 @@ pub fn abort(plan_path: &Path) -> Result<usize> {
         }
         _ => Ok(removed),
     }
+}
+
+/// For a dry run: per written input, how many of its bytes the staged new
+/// version changes.
+fn dry_run_changes(plan: &Plan, wrote: &BTreeSet<usize>) -> Result<Vec<(String, u64)>> {
+    use std::os::unix::fs::FileExt;
+    let mut changes = Vec::new();
+    for &k in wrote {
+        let Some(input) = plan.inputs.get(k) else {
+            continue;
+        };
+        let (new, at) = match (&plan.target.staged, &input.staged) {
+            (Some(out), _) if plan.target.kind == TargetKind::Output => (out, input.start),
+            (_, Some(staged)) => (staged, 0),
+            _ => continue,
+        };
+        let open = |p: &Path| std::fs::File::open(p).map_err(|e| Error::input(p, describe_io(&e)));
+        let (new_f, old_f) = (open(new)?, open(&input.path)?);
+        let mut a = vec![0u8; (1 << 20).min(input.len as usize)];
+        let mut b = a.clone();
+        let (mut pos, mut n) = (0u64, 0u64);
+        while pos < input.len {
+            let len = a.len().min((input.len - pos) as usize);
+            new_f
+                .read_exact_at(&mut a[..len], at + pos)
+                .map_err(|e| Error::input(new, describe_io(&e)))?;
+            old_f
+                .read_exact_at(&mut b[..len], pos)
+                .map_err(|e| Error::input(&input.path, describe_io(&e)))?;
+            n += a[..len]
+                .iter()
+                .zip(&b[..len])
+                .filter(|(x, y)| x != y)
+                .count() as u64;
+            pos += len as u64;
+        }
+        changes.push((input.name.clone(), n));
+    }
+    Ok(changes)
 }

@@ -109,7 +109,9 @@ pub struct PlanTarget {
     /// The output file or directory as given (for messages).
     #[serde(default)]
     pub name: Option<String>,
-    /// Commit nothing (not supported by distributed runs yet: always false).
+    /// Commit nothing: `commit` counts the bytes that would change and
+    /// removes what was staged (a dry run without a target stages as
+    /// `in-place`).
     pub dry_run: bool,
     /// For `output`: the staged new file beside it.
     #[serde(default)]
@@ -174,7 +176,7 @@ pub struct PlanRequest {
     pub inputs: Vec<PathBuf>,
     /// Where writes go.
     pub target: Target,
-    /// Commit nothing (refused: not supported yet).
+    /// Commit nothing; report what would change.
     pub dry_run: bool,
     /// Arguments, configuration, limits and log level of the plugin's runs.
     pub run: RunOptions,
@@ -401,12 +403,15 @@ pub fn make_plan(
     req: &PlanRequest,
     on_recovery: &mut dyn FnMut(&Recovered),
 ) -> Result<Plan> {
-    if req.dry_run {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            "--dry-run is not supported by distributed runs yet; run `mmhost run --dry-run`",
-        ));
-    }
+    // A dry run without a target stages like an in-place run, as locally.
+    let target_req = match (&req.target, req.dry_run) {
+        (Target::ReadOnly, true) => Target::InPlace,
+        (t, _) => t.clone(),
+    };
+    let req = &PlanRequest {
+        target: target_req,
+        ..req.clone()
+    };
     if let Some(stdin) = req.inputs.iter().find(|p| p.as_os_str() == "-") {
         return Err(Error::input(
             stdin,
@@ -429,7 +434,7 @@ pub fn make_plan(
     recovered.iter().for_each(&mut *on_recovery);
 
     let inputs = open_inputs(&req.inputs, false)?;
-    if req.target == Target::InPlace {
+    if req.target == Target::InPlace && !req.dry_run {
         commit::check_in_place(&inputs)?;
     }
     let mut plan_inputs = Vec::with_capacity(inputs.len());
@@ -510,7 +515,7 @@ pub fn make_plan(
         kind: TargetKind::ReadOnly,
         path: None,
         name: None,
-        dry_run: false,
+        dry_run: req.dry_run,
         staged: None,
     };
     let mut stage = |dest: &Path, like: Option<std::fs::Metadata>, len: u64| -> Result<PathBuf> {

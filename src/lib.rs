@@ -38,6 +38,7 @@
 //! ```
 //!
 //! Modules, in the order data flows through them:
+//! - [`builtins`]: the plugins shipped in the binary, run by name;
 //! - [`job`]: what to run over what (one plugin, or the steps of a JSON job
 //!   file), and the one function that carries it out;
 //! - [`region`]: the input files, validated and mapped into one region, with
@@ -46,12 +47,15 @@
 //!   limits of a run;
 //! - [`commit`]: where writes go and how they reach the disk;
 //! - [`progress`]: progress counters of a run and the bar that shows them;
+//! - [`filelist`]: input files read from a list file (`--files-from`);
 //! - [`error`]: the error type and its exit codes;
 //! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
 //!   another process while mapped (installed by the `mmhost` command).
 
+pub mod builtins;
 pub mod commit;
 pub mod error;
+pub mod filelist;
 pub mod job;
 pub mod progress;
 pub mod region;

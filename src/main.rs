@@ -107,8 +107,15 @@ given override the file's values, and FILEs replace its inputs."
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Read more input files from LIST (`-`: standard input), one path a
+        /// line, after FILEs.
+        #[arg(long, value_name = "LIST")]
+        files_from: Option<PathBuf>,
+        /// The --files-from list is NUL-separated.
+        #[arg(long, requires = "files_from")]
+        null: bool,
         /// The input files, in order.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "files_from")]
         files: Vec<PathBuf>,
     },
     /// Describe a plugin: component or module, world and version, imports,
@@ -143,6 +150,13 @@ given override the file's values, and FILEs replace its inputs."
         dir: Option<PathBuf>,
         /// The plugin's name: lower-case letters, digits and `-`.
         name: String,
+    },
+    /// List the built-in plugins (run by name: `mmhost run wc FILE...`), or
+    /// print the help of one.
+    #[command(after_help = "Examples:\n  mmhost plugins\n  mmhost plugins grep")]
+    Plugins {
+        /// The built-in to describe.
+        name: Option<String>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
@@ -225,11 +239,20 @@ struct RunArgs {
     /// Write the --report summary to FILE instead of stderr.
     #[arg(long, value_name = "FILE")]
     report_file: Option<PathBuf>,
-    /// The plugin: a component, a core module or .wat text.
+    /// Read more input files from LIST (`-`: standard input), one path a
+    /// line, taken after FILEs in the list's order (with --job: instead of
+    /// its inputs).
+    #[arg(long, value_name = "LIST")]
+    files_from: Option<PathBuf>,
+    /// The --files-from list is NUL-separated (as `find -print0` writes it).
+    #[arg(long, requires = "files_from")]
+    null: bool,
+    /// The plugin: a component, a core module or .wat text (a path with a
+    /// `/` or a .wasm/.wat name), or a built-in's name (`mmhost plugins`).
     #[arg(required_unless_present = "job")]
     plugin: Option<PathBuf>,
     /// The input files, in region order (with --job: instead of its inputs).
-    #[arg(required_unless_present = "job")]
+    #[arg(required_unless_present_any = ["job", "files_from"])]
     files: Vec<PathBuf>,
     /// Arguments for the plugin (after --).
     #[arg(last = true)]
@@ -283,7 +306,7 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
         };
         return Ok(Job::single(
             plugin,
-            args.files.clone(),
+            with_list(args.files.clone(), &args.files_from, args.null)?,
             target.unwrap_or(Target::ReadOnly),
             run,
             args.dry_run,
@@ -297,6 +320,7 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
         ));
     }
     let inputs: Vec<PathBuf> = args.plugin.iter().chain(&args.files).cloned().collect();
+    let inputs = with_list(inputs, &args.files_from, args.null)?;
     let overrides = Overrides {
         inputs: (!inputs.is_empty()).then_some(inputs),
         target,
@@ -306,6 +330,23 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
         log_level: level,
     };
     JobFile::read(job_file)?.resolve(job_file, &overrides)
+}
+
+/// `files` followed by those of the `--files-from` list, if any.
+fn with_list(
+    mut files: Vec<PathBuf>,
+    list: &Option<PathBuf>,
+    null: bool,
+) -> Result<Vec<PathBuf>, Error> {
+    if let Some(list) = list {
+        let sep = if null {
+            mmhost::filelist::Separator::Nul
+        } else {
+            mmhost::filelist::Separator::Newline
+        };
+        files.extend(mmhost::filelist::read(list, sep, Path::new(""))?);
+    }
+    Ok(files)
 }
 
 /// `mmhost run`: the result, and the JSON summary if one was asked for.
@@ -692,6 +733,27 @@ fn check(cli: &Cli, job_file: &Path, no_cache: bool) -> Result<(), Error> {
     })
 }
 
+/// `mmhost run NAME --help` for a built-in NAME: its help (as `mmhost
+/// plugins NAME`), not the help of `run`.
+fn builtin_help() -> Option<String> {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match args.as_slice() {
+        [run, name, help] if run == "run" && (help == "--help" || help == "-h") => {
+            mmhost::builtins::describe(Some(name)).ok()
+        }
+        _ => None,
+    }
+}
+
+fn print_text(text: Result<String, Error>) -> Result<(), Error> {
+    io::stdout().lock().write_all(text?.as_bytes()).map_err(|e| {
+        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
+    })
+}
+
 fn schema(report: bool) -> Result<(), Error> {
     let text = if report {
         mmhost::job::report::schema_text()
@@ -721,6 +783,12 @@ fn main() -> ExitCode {
     if let Err(e) = mmhost::sigbus::install() {
         eprintln!("mmhost: warning: cannot install the SIGBUS handler: {e}");
     }
+    if let Some(text) = builtin_help() {
+        return match print_text(Ok(text)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => ExitCode::from(e.exit_code() as u8),
+        };
+    }
     let cli = Cli::parse();
     let mut summary = None;
     let result = match &cli.command {
@@ -731,12 +799,18 @@ fn main() -> ExitCode {
         }
         Command::Check { job, no_cache } => check(&cli, job, *no_cache),
         Command::Schema { report } => schema(*report),
-        Command::Layout { json, files } => layout(files, *json),
+        Command::Layout {
+            json,
+            files,
+            files_from,
+            null,
+        } => with_list(files.clone(), files_from, *null).and_then(|f| layout(&f, *json)),
         Command::Recover { paths } => recover(paths, log_level(&cli)),
         Command::Wrap { module, output } => wrap(module, output),
         Command::Inspect { json, plugin } => inspect(plugin, *json),
         Command::New { lang, dir, name } => new_plugin(lang, name, dir.as_deref(), log_level(&cli)),
         Command::Compile { plugins } => compile(plugins, log_level(&cli)),
+        Command::Plugins { name } => print_text(mmhost::builtins::describe(name.as_deref())),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(*shell, &mut cmd, "mmhost", &mut io::stdout());

@@ -7,7 +7,8 @@
 //!   hand-written WAT produce. It is wrapped into a component here with
 //!   wit-component (about a millisecond), using the world embedded in the
 //!   module by its bindings generator or, if it has none, mmhost's own WIT;
-//! - either of those in WebAssembly text (`.wat`).
+//! - either of those in WebAssembly text (`.wat`);
+//! - a built-in plugin's name ([`crate::builtins`]): its embedded module.
 //!
 //! Compilation goes through wasmtime's cache when it is enabled, so a large
 //! component compiles once per version of the file.
@@ -25,7 +26,10 @@ pub const WIT_SOURCE: &str = include_str!("../../wit/mmhost.wit");
 /// Reads, wraps if needed, and compiles the plugin at `path`. With `notice`,
 /// a compile still running after a second says so on stderr.
 pub(super) fn compile(engine: &Engine, path: &Path, notice: bool) -> Result<Component> {
-    let bytes = std::fs::read(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?;
+    let bytes = match crate::builtins::module(path)? {
+        Some(module) => module.to_vec(),
+        None => std::fs::read(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?,
+    };
     let binary = if bytes.starts_with(b"\0asm") {
         bytes
     } else if looks_like_text(&bytes) {

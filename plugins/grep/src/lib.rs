@@ -92,6 +92,7 @@ fn compile(o: &Options) -> Result<Regex, String> {
         .collect();
     RegexBuilder::new(&alternatives.join("|"))
         .unicode(false)
+        .multi_line(true)
         .case_insensitive(o.ignore_case)
         .size_limit(64 << 20)
         .build()
@@ -241,7 +242,7 @@ mod tests {
     use super::*;
 
     fn lines(pattern: &str, text: &[u8]) -> Vec<(u64, Vec<u8>)> {
-        let re = Regex::new(pattern).unwrap();
+        let re = RegexBuilder::new(pattern).multi_line(true).build().unwrap();
         let mut got = Vec::new();
         scan(&re, text, true, |i, l| got.push((i, l.to_vec())));
         got
@@ -254,5 +255,6 @@ mod tests {
         assert_eq!(lines("a[^x]*", b"a\nb\nxa"), vec![(0, b"a".to_vec()), (2, b"xa".to_vec())]);
         assert_eq!(lines("", b"a\n\nb"), vec![(0, b"a".to_vec()), (1, b"".to_vec()), (2, b"b".to_vec())]);
         assert_eq!(lines("", b""), vec![]);
+        assert_eq!(lines("^b$", b"ab\nb\nbc"), vec![(1, b"b".to_vec())]);
     }
 }

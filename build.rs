@@ -92,9 +92,15 @@ fn main() {
     for name in BUILTINS {
         let file = dir.join(format!("{}.wasm", name.replace('-', "_")));
         if !file.is_file() {
-            panic!("error: the built-in plugin {name} was not built: {} is missing", file.display());
+            panic!(
+                "error: the built-in plugin {name} was not built: {} is missing",
+                file.display()
+            );
         }
-        code += &format!("    ({name:?}, include_bytes!({:?})),\n", file.display().to_string());
+        code += &format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            file.display().to_string()
+        );
     }
     code += "];\n";
     std::fs::write(out.join("builtins.rs"), code).expect("writing OUT_DIR/builtins.rs");

@@ -183,7 +183,10 @@ mod tests {
         let built: Vec<&str> = MODULES.iter().map(|(n, _)| *n).collect();
         assert_eq!(listed, built, "src/builtins.rs and build.rs disagree");
         for (name, module) in MODULES {
-            assert!(module.starts_with(b"\0asm\x01\0\0\0"), "{name}: a core module");
+            assert!(
+                module.starts_with(b"\0asm\x01\0\0\0"),
+                "{name}: a core module"
+            );
         }
     }
 

@@ -171,7 +171,10 @@ mod tests {
         assert!(e.message().starts_with("l.txt:2: "), "{e}");
         assert!(e.message().ends_with("nope: file not found"), "{e}");
         let e = parse(b"a\0\0", list, Separator::Nul, dir.path()).unwrap_err();
-        assert!(e.message().starts_with("l.txt: entry 2: empty entry"), "{e}");
+        assert!(
+            e.message().starts_with("l.txt: entry 2: empty entry"),
+            "{e}"
+        );
         let e = parse(b"", list, Separator::Newline, dir.path()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Usage);
         let e = parse(b".\n", list, Separator::Newline, dir.path()).unwrap_err();

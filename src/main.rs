@@ -749,9 +749,12 @@ fn builtin_help() -> Option<String> {
 }
 
 fn print_text(text: Result<String, Error>) -> Result<(), Error> {
-    io::stdout().lock().write_all(text?.as_bytes()).map_err(|e| {
-        Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
-    })
+    io::stdout()
+        .lock()
+        .write_all(text?.as_bytes())
+        .map_err(|e| {
+            Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
+        })
 }
 
 fn schema(report: bool) -> Result<(), Error> {

@@ -241,7 +241,14 @@ fn files_from_many_files_in_list_order() {
     std::fs::write(d.join("list.txt"), names.join("\n") + "\n").unwrap();
     let got = mm(
         d,
-        &["run", "--files-from", "list.txt", "sha256sum", "--", "--region"],
+        &[
+            "run",
+            "--files-from",
+            "list.txt",
+            "sha256sum",
+            "--",
+            "--region",
+        ],
         None,
     );
     got.assert_ok();
@@ -350,7 +357,14 @@ fn builtins_run_by_name_and_are_listed() {
     let list = mm(d, &["plugins"], None);
     list.assert_ok();
     for name in [
-        "wc", "sha256sum", "grep", "upper", "checksum", "count", "tail", "reverse",
+        "wc",
+        "sha256sum",
+        "grep",
+        "upper",
+        "checksum",
+        "count",
+        "tail",
+        "reverse",
     ] {
         assert!(
             list.stdout_str()

@@ -597,9 +597,8 @@ impl JobFile {
                 return Err(err(ErrorKind::Usage, &json_path, "empty path".into()));
             }
             if crate::builtins::is_name(&spec.plugin) {
-                crate::builtins::module(&spec.plugin).map_err(|e| {
-                    err(ErrorKind::PluginLoad, &json_path, e.message().to_string())
-                })?;
+                crate::builtins::module(&spec.plugin)
+                    .map_err(|e| err(ErrorKind::PluginLoad, &json_path, e.message().to_string()))?;
             }
             let plugin = if crate::builtins::is_name(&spec.plugin) {
                 spec.plugin.clone()
@@ -968,9 +967,17 @@ mod tests {
             r#"{"inputs":["a"],"steps":[["p"]]}"#,
             "job.json: steps[0]: invalid type: array, expected a step: an object with \"plugin\"",
         );
-        fails(
-            r#"{"steps":[{"plugin":"p"}]}"#,
-            "job.json:1:26: missing field `inputs`",
+        // No inputs at all is refused when the job is resolved (they may
+        // come from "inputs_from" or the command line).
+        let e = parse(r#"{"steps":[{"plugin":"p"}]}"#)
+            .unwrap()
+            .resolve(Path::new("job.json"), &Overrides::default())
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        assert!(
+            e.message()
+                .starts_with("job.json: inputs: a job needs at least one input"),
+            "{e}"
         );
         fails("", "job.json:1:0: syntax error: EOF while parsing a value");
     }
@@ -982,7 +989,15 @@ mod tests {
         let keys: Vec<&str> = props.keys().map(|k| k.as_str()).collect();
         assert_eq!(
             keys,
-            ["$schema", "inputs", "write", "dry_run", "limits", "steps"]
+            [
+                "$schema",
+                "inputs",
+                "inputs_from",
+                "write",
+                "dry_run",
+                "limits",
+                "steps"
+            ]
         );
         assert_eq!(schema["additionalProperties"], false);
         let step = &schema["definitions"]["Step"];

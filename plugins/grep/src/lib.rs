@@ -201,8 +201,9 @@ impl Plugin for Grep {
             while pos < end || !buf.is_empty() {
                 let n = (end - pos).min(BLOCK);
                 if n > 0 {
-                    let more = region::read(pos as i64, n)
-                        .map_err(|e| format!("grep: {}: at byte {}: {e}", seg.name, pos - seg.start))?;
+                    let more = region::read(pos as i64, n).map_err(|e| {
+                        format!("grep: {}: at byte {}: {e}", seg.name, pos - seg.start)
+                    })?;
                     buf.extend_from_slice(&more);
                     pos += n;
                     progress.set(pos);
@@ -250,10 +251,19 @@ mod tests {
 
     #[test]
     fn matches_stay_inside_lines() {
-        assert_eq!(lines("b", b"a\nb\nab"), vec![(1, b"b".to_vec()), (2, b"ab".to_vec())]);
+        assert_eq!(
+            lines("b", b"a\nb\nab"),
+            vec![(1, b"b".to_vec()), (2, b"ab".to_vec())]
+        );
         assert_eq!(lines("a[^x]b", b"a\nb\n"), vec![]);
-        assert_eq!(lines("a[^x]*", b"a\nb\nxa"), vec![(0, b"a".to_vec()), (2, b"xa".to_vec())]);
-        assert_eq!(lines("", b"a\n\nb"), vec![(0, b"a".to_vec()), (1, b"".to_vec()), (2, b"b".to_vec())]);
+        assert_eq!(
+            lines("a[^x]*", b"a\nb\nxa"),
+            vec![(0, b"a".to_vec()), (2, b"xa".to_vec())]
+        );
+        assert_eq!(
+            lines("", b"a\n\nb"),
+            vec![(0, b"a".to_vec()), (1, b"".to_vec()), (2, b"b".to_vec())]
+        );
         assert_eq!(lines("", b""), vec![]);
         assert_eq!(lines("^b$", b"ab\nb\nbc"), vec![(1, b"b".to_vec())]);
     }

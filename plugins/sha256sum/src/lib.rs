@@ -11,7 +11,7 @@
 
 use std::fmt::Write;
 
-use mmhost_guest::{region, Progress, Plugin};
+use mmhost_guest::{region, Plugin, Progress};
 use sha2::{Digest, Sha256};
 
 struct Sha256Sum;
@@ -19,7 +19,13 @@ struct Sha256Sum;
 const USAGE: &str = "usage: sha256sum [--region]";
 
 /// The digest of `start..start + len` of the region, in lower-case hex.
-fn digest(start: u64, len: u64, name: &str, progress: &mut Progress, done: u64) -> Result<String, String> {
+fn digest(
+    start: u64,
+    len: u64,
+    name: &str,
+    progress: &mut Progress,
+    done: u64,
+) -> Result<String, String> {
     let mut hasher = Sha256::new();
     for chunk in region::chunks_in(start..start + len).chunk_size(4 << 20) {
         let (at, bytes) = chunk.map_err(|e| format!("sha256sum: {name}: {e}"))?;

@@ -228,12 +228,7 @@ fn report(f: Flags, partials: &[Vec<u8>]) -> Result<String, String> {
         row(lines[i], words[i], seg.len, &seg.name);
     }
     if segments.len() > 1 {
-        row(
-            lines.iter().sum(),
-            words.iter().sum(),
-            total_size,
-            "total",
-        );
+        row(lines.iter().sum(), words.iter().sum(), total_size, "total");
     }
     mmhost_guest::emit(text.as_bytes());
     Ok(String::new())

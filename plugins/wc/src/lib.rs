@@ -130,7 +130,7 @@ impl Piece {
 const PIECE_BYTES: usize = 26;
 
 fn decode(bytes: &[u8]) -> Result<Vec<Piece>, String> {
-    if bytes.len() % PIECE_BYTES != 0 {
+    if !bytes.len().is_multiple_of(PIECE_BYTES) {
         return Err("wc: malformed partial result".to_string());
     }
     Ok(bytes

@@ -19,6 +19,7 @@ const BUILTINS: &[&str] = &[
     "wc",
     "sha256sum",
     "grep",
+    "xxd",
     "upper",
     "checksum",
     "count",

@@ -65,6 +65,16 @@ ignores ASCII case. Lines never span files (a file without a final newline
 ends its last line). Exit: `err` (code 1) when nothing matched, as grep.",
     },
     Builtin {
+        name: "xxd",
+        usage: "[-s OFFSET] [-l LEN]",
+        summary: "hex dump of the concatenation, as `xxd -s OFFSET -l LEN` (negative OFFSET: from the end)",
+        help: "\
+Prints a hex dump of LEN bytes of the region from OFFSET, as `xxd -s OFFSET
+-l LEN` prints it for the concatenated file: hex offsets, 16 bytes a line in
+groups of two, the bytes as ASCII. A negative OFFSET counts from the end of
+the region (read at a negative offset). Decimal or 0x hex. Serial.",
+    },
+    Builtin {
         name: "upper",
         usage: "",
         summary: "ASCII-uppercases the region in place (needs -i or -o)",

@@ -214,6 +214,52 @@ fn grep_equals_gnu_grep() {
     }
 }
 
+#[test]
+fn xxd_equals_xxd_of_the_concatenation() {
+    let (dir, _) = edge_dir();
+    let d = dir.path();
+    let files = ["plain.txt", "nul.bin", "nonl.txt", "mixed.bin", "dle.txt"];
+    let concat: Vec<u8> = files
+        .iter()
+        .flat_map(|f| std::fs::read(d.join(f)).unwrap())
+        .collect();
+    std::fs::write(d.join("all.bin"), &concat).unwrap();
+    let n = concat.len().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["-s", "3", "-l", "20"],
+        vec!["-s", "-5"],
+        vec!["-s", "-100", "-l", "40"],
+        vec!["-s", "0x10", "-l", "0x21"],
+        vec!["-s", "7", "-l", "0"],
+        vec!["-s", &n],
+        vec!["-s", "-48"],
+    ];
+    for case in &cases {
+        let mut want_args = case.clone();
+        want_args.push("all.bin");
+        let want = tool(d, "xxd", &want_args, None);
+        want.assert_ok();
+        let mut args = vec!["run", "xxd"];
+        args.extend(files);
+        if !case.is_empty() {
+            args.push("--");
+            args.extend(case);
+        }
+        let got = mm(d, &args, None);
+        got.assert_ok();
+        assert_eq!(got.stdout_str(), want.stdout_str(), "{case:?}");
+    }
+    // Before the start of the region: one clear line, exit 1.
+    let got = mm(d, &["run", "xxd", "plain.txt", "--", "-s", "-1000"], None);
+    got.assert_code(1);
+    assert!(
+        got.stderr.contains("before the start of the region"),
+        "{}",
+        got.stderr
+    );
+}
+
 /// Many small files, generated, listed one a line: `--files-from` gives the
 /// region in the list's order, as a plain concatenation in that order.
 #[test]

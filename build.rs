@@ -20,6 +20,7 @@ const BUILTINS: &[&str] = &[
     "sha256sum",
     "grep",
     "xxd",
+    "replace",
     "upper",
     "checksum",
     "count",

@@ -75,6 +75,17 @@ groups of two, the bytes as ASCII. A negative OFFSET counts from the end of
 the region (read at a negative offset). Decimal or 0x hex. Serial.",
     },
     Builtin {
+        name: "replace",
+        usage: "OLD NEW",
+        summary: "replaces OLD with NEW (same length) across the files, as Python's data.replace",
+        help: "\
+Replaces every occurrence of OLD with NEW in the concatenation, as Python's
+`data.replace(OLD, NEW)`: leftmost, non-overlapping, across file boundaries
+too. OLD and NEW must have the same length (sizes never change). Prints the
+number of replacements. Writes: run it with --in-place (all files change
+together or none), --output or --output-dir. Serial.",
+    },
+    Builtin {
         name: "upper",
         usage: "",
         summary: "ASCII-uppercases the region in place (needs -i or -o)",

@@ -260,6 +260,81 @@ fn xxd_equals_xxd_of_the_concatenation() {
     );
 }
 
+/// `replace -i` over thousands of files, matches cut by file boundaries:
+/// the files together equal Python's `bytes.replace` over the concatenation.
+#[test]
+fn replace_in_place_equals_python_over_the_concatenation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut rng = Rng(99);
+    let mut names = Vec::new();
+    for i in 0..3000 {
+        let name = format!("{i:04}.txt");
+        let len = rng.below(12) as usize;
+        std::fs::write(d.join(&name), rng.bytes(len, b"aab")).unwrap();
+        names.push(name);
+    }
+    let concat: Vec<u8> = names
+        .iter()
+        .flat_map(|f| std::fs::read(d.join(f)).unwrap())
+        .collect();
+    std::fs::write(d.join("all.bin"), &concat).unwrap();
+    let py = tool(
+        d,
+        "python3",
+        &[
+            "-c",
+            "import sys; d=open('all.bin','rb').read(); r=d.replace(b'aab', b'XYZ'); \
+             sys.stdout.buffer.write(r); sys.stderr.write(str(d.count(b'aab')))",
+        ],
+        None,
+    );
+    py.assert_ok();
+    std::fs::write(d.join("list.txt"), names.join("\n")).unwrap();
+    let got = mm(
+        d,
+        &[
+            "run",
+            "-i",
+            "--files-from",
+            "list.txt",
+            "replace",
+            "--",
+            "aab",
+            "XYZ",
+        ],
+        None,
+    );
+    got.assert_ok();
+    assert_eq!(got.stdout_str().trim(), py.stderr.trim(), "the count");
+    let after: Vec<u8> = names
+        .iter()
+        .flat_map(|f| std::fs::read(d.join(f)).unwrap())
+        .collect();
+    assert_eq!(after, py.stdout);
+    // A bad argument changes nothing.
+    let got = mm(
+        d,
+        &[
+            "run",
+            "-i",
+            "--files-from",
+            "list.txt",
+            "replace",
+            "--",
+            "XYZ",
+            "ab",
+        ],
+        None,
+    );
+    got.assert_code(1);
+    let again: Vec<u8> = names
+        .iter()
+        .flat_map(|f| std::fs::read(d.join(f)).unwrap())
+        .collect();
+    assert_eq!(again, py.stdout);
+}
+
 /// Many small files, generated, listed one a line: `--files-from` gives the
 /// region in the list's order, as a plain concatenation in that order.
 #[test]

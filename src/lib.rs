@@ -92,6 +92,7 @@
 //! ```
 //!
 //! Modules, in the order data flows through them:
+//! - [`builtins`]: the plugins shipped in the binary, run by name;
 //! - [`job`]: what to run over what (one plugin, or the steps of a JSON job
 //!   file), and the one function that carries it out;
 //! - [`region`]: the input files, validated and mapped into one region, with
@@ -102,6 +103,7 @@
 //! - [`distributed`]: runs spread over processes or machines, chunk by
 //!   chunk (`mmhost plan`, `run-chunk`, `reduce`, `commit`, `abort`);
 //! - [`progress`]: progress counters of a run and the bar that shows them;
+//! - [`filelist`]: input files read from a list file (`--files-from`);
 //! - [`error`]: the error type and its exit codes;
 //! - [`whole_file`]: reading plugins and job files (regular files only, of
 //!   a capped size);
@@ -110,11 +112,13 @@
 //! - [`sigbus`]: the clear message and exit code 3 for a file truncated by
 //!   another process while mapped (installed by the `mmhost` command).
 
+pub mod builtins;
 pub mod commit;
 pub mod distributed;
 pub mod error;
 mod filecopy;
 pub mod escape;
+pub mod filelist;
 pub mod job;
 pub mod progress;
 pub mod region;

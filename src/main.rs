@@ -168,8 +168,15 @@ given override the file's values, and FILEs replace its inputs."
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Read more input files from LIST (`-`: standard input), one path a
+        /// line, after FILEs.
+        #[arg(long, value_name = "LIST")]
+        files_from: Option<PathBuf>,
+        /// The --files-from list is NUL-separated.
+        #[arg(long, requires = "files_from")]
+        null: bool,
         /// The input files, in order.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "files_from")]
         files: Vec<PathBuf>,
     },
     /// Describe a plugin: component or module, world and version, imports,
@@ -204,6 +211,13 @@ given override the file's values, and FILEs replace its inputs."
         dir: Option<PathBuf>,
         /// The plugin's name: lower-case letters, digits and `-`.
         name: String,
+    },
+    /// List the built-in plugins (run by name: `mmhost run wc FILE...`), or
+    /// print the help of one.
+    #[command(after_help = "Examples:\n  mmhost plugins\n  mmhost plugins grep")]
+    Plugins {
+        /// The built-in to describe.
+        name: Option<String>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
@@ -361,11 +375,20 @@ struct RunArgs {
     /// Write the --report summary to FILE instead of stderr.
     #[arg(long, value_name = "FILE")]
     report_file: Option<PathBuf>,
-    /// The plugin: a component, a core module or .wat text.
+    /// Read more input files from LIST (`-`: standard input), one path a
+    /// line, taken after FILEs in the list's order (with --job: instead of
+    /// its inputs).
+    #[arg(long, value_name = "LIST")]
+    files_from: Option<PathBuf>,
+    /// The --files-from list is NUL-separated (as `find -print0` writes it).
+    #[arg(long, requires = "files_from")]
+    null: bool,
+    /// The plugin: a component, a core module or .wat text (a path with a
+    /// `/` or a .wasm/.wat name), or a built-in's name (`mmhost plugins`).
     #[arg(required_unless_present = "job")]
     plugin: Option<PathBuf>,
     /// The input files, in region order (with --job: instead of its inputs).
-    #[arg(required_unless_present = "job")]
+    #[arg(required_unless_present_any = ["job", "files_from"])]
     files: Vec<PathBuf>,
     /// Arguments for the plugin (after --).
     #[arg(last = true)]
@@ -402,9 +425,14 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
         (None, None, true) => Some(Target::InPlace),
         (None, None, false) => None,
     };
-    let inputs: Vec<PathBuf> = args.plugin.iter().chain(&args.files).cloned().collect();
+    let files: Vec<PathBuf> = match &args.job {
+        // With --job, PLUGIN is the first input.
+        Some(_) => args.plugin.iter().chain(&args.files).cloned().collect(),
+        None => args.files.clone(),
+    };
+    let files = with_list(files, &args.files_from, args.null)?;
     let overrides = Overrides {
-        inputs: (!inputs.is_empty()).then_some(inputs),
+        inputs: (!files.is_empty()).then(|| files.clone()),
         target,
         dry_run: args.dry_run,
         max_memory: args.max_memory,
@@ -421,7 +449,7 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
             .expect("clap requires PLUGIN without --job");
         return Ok(Job::single(
             plugin,
-            args.files.clone(),
+            files,
             overrides.target.clone().unwrap_or(Target::ReadOnly),
             overrides.run_options(args.args.clone()),
             args.dry_run,
@@ -435,6 +463,23 @@ fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
         ));
     }
     JobFile::read(job_file)?.resolve(job_file, &overrides)
+}
+
+/// `files` followed by those of the `--files-from` list, if any.
+fn with_list(
+    mut files: Vec<PathBuf>,
+    list: &Option<PathBuf>,
+    null: bool,
+) -> Result<Vec<PathBuf>, Error> {
+    if let Some(list) = list {
+        let sep = if null {
+            mmhost::filelist::Separator::Nul
+        } else {
+            mmhost::filelist::Separator::Newline
+        };
+        files.extend(mmhost::filelist::read(list, sep, Path::new(""))?);
+    }
+    Ok(files)
 }
 
 /// The JSON summary of a run, and the file to write it to (`None`: stderr).
@@ -729,7 +774,7 @@ fn print_dry_run(changes: &[(String, u64)]) {
     let list: Vec<String> = changes
         .iter()
         .filter(|(_, n)| *n > 0)
-        .map(|(p, n)| format!("{p} ({n})"))
+        .map(|(p, n)| format!("{} ({n})", Quoted(Path::new(p))))
         .collect();
     eprintln!(
         "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
@@ -755,6 +800,28 @@ fn print_wrote(bytes: u64, files: &[String]) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+}
+
+/// `mmhost run NAME --help` for a built-in NAME: its help (as `mmhost
+/// plugins NAME`), not the help of `run`.
+fn builtin_help() -> Option<String> {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match args.as_slice() {
+        [run, name, help] if run == "run" && (help == "--help" || help == "-h") => {
+            mmhost::builtins::describe(Some(name)).ok()
+        }
+        _ => None,
+    }
+}
+
+fn print_text(text: Result<String, Error>) -> Result<(), Error> {
+    io::stdout()
+        .lock()
+        .write_all(text?.as_bytes())
+        .map_err(Error::stdout)
 }
 
 fn schema(report: bool, plan: bool) -> Result<(), Error> {
@@ -788,6 +855,12 @@ fn main() -> ExitCode {
     // one clear line and exit code 3 instead of a bare crash.
     if let Err(e) = mmhost::sigbus::install() {
         eprintln!("mmhost: warning: cannot install the SIGBUS handler: {e}");
+    }
+    if let Some(text) = builtin_help() {
+        return match print_text(Ok(text)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => ExitCode::from(e.exit_code() as u8),
+        };
     }
     let cli = Cli::parse();
     let mut summary = None;
@@ -835,12 +908,18 @@ fn main() -> ExitCode {
                 eprintln!("mmhost: aborted: nothing staged was left to remove");
             }
         }),
-        Command::Layout { json, files } => layout(files, *json),
+        Command::Layout {
+            json,
+            files,
+            files_from,
+            null,
+        } => with_list(files.clone(), files_from, *null).and_then(|f| layout(&f, *json)),
         Command::Recover { paths } => recover(paths, log_level(&cli)),
         Command::Wrap { module, output } => wrap(module, output),
         Command::Inspect { json, plugin } => inspect(plugin, *json),
         Command::New { lang, dir, name } => new_plugin(lang, name, dir.as_deref(), log_level(&cli)),
         Command::Compile { plugins } => compile(plugins, log_level(&cli)),
+        Command::Plugins { name } => print_text(mmhost::builtins::describe(name.as_deref())),
         Command::Completions { shell } => {
             // Generated into memory first: `generate` panics on a failed
             // write, and a closed pipe must be a quiet stop.

@@ -218,7 +218,7 @@ fn every_class_of_invalid_job_fails_precisely_and_touches_no_file() {
             format!(r#"{{"inputs": ["a.txt"], "write": "in_place", "step": [{{"plugin": "{up}"}}]}}"#),
             USAGE,
             "job.json:1:49: step: unknown field `step`, expected one of `$schema`, `inputs`, \
-             `write`, `dry_run`, `limits`, `steps`"
+             `inputs_from`, `write`, `dry_run`, `limits`, `steps`"
                 .to_string(),
         ),
         (
@@ -294,7 +294,7 @@ fn every_class_of_invalid_job_fails_precisely_and_touches_no_file() {
         (
             format!(r#"{{"inputs": [], "write": "in_place", "steps": [{{"plugin": "{up}"}}]}}"#),
             USAGE,
-            "job.json: inputs: a job needs at least one input: a path or a glob pattern".to_string(),
+            "job.json: inputs: a job needs at least one input: a path or a glob pattern (or \"inputs_from\": \"LIST\")".to_string(),
         ),
         (
             format!(r#"{{"inputs": ["a.txt", ""], "write": "in_place", "steps": [{{"plugin": "{up}"}}]}}"#),
@@ -318,9 +318,9 @@ fn every_class_of_invalid_job_fails_precisely_and_touches_no_file() {
             "job.json: steps[1].plugin: file not found: plugins/uppr.wasm".to_string(),
         ),
         (
-            r#"{"inputs": ["a.txt"], "write": "in_place", "steps": [{"plugin": "plugins"}]}"#.to_string(),
+            r#"{"inputs": ["a.txt"], "write": "in_place", "steps": [{"plugin": "plugins/"}]}"#.to_string(),
             LOAD,
-            "job.json: steps[0].plugin: is a directory: plugins".to_string(),
+            "job.json: steps[0].plugin: is a directory: plugins/".to_string(),
         ),
         (
             format!(r#"{{"inputs": ["a.txt"], "write": "in_place", "steps": [{{"plugin": "{probe}", "args": ["emit", "x"]}}, {{"plugin": "plugins/notes.wasm"}}]}}"#),

@@ -69,8 +69,16 @@ pub struct JobFile {
     /// A pattern must match at least one file; directories it matches are
     /// skipped. To name a file whose name contains `*`, `?` or `[`, write the
     /// character in brackets: `[*]`, `[?]`, `[[]`.
+    /// Required unless `inputs_from` is given.
+    #[serde(default)]
     #[schemars(length(min = 1), inner(length(min = 1)))]
     pub inputs: Vec<String>,
+    /// A file listing more input files, one path a line (relative to the job
+    /// file, as are the paths it lists), taken after `inputs` in the list's
+    /// order. For lists too long for a command line or a job file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub inputs_from: Option<PathBuf>,
     /// Where the steps' writes go; by default nowhere (read-only).
     #[serde(default, skip_serializing_if = "is_default")]
     pub write: Write,
@@ -98,7 +106,9 @@ pub struct StepSpec {
     /// extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The plugin: a component, a core module, or either as `.wat` text.
+    /// The plugin: a component, a core module, or either as `.wat` text; or
+    /// the name of a built-in plugin (`mmhost plugins` lists them): a value
+    /// with no `/` that does not end in `.wasm` or `.wat`.
     #[schemars(length(min = 1))]
     pub plugin: PathBuf,
     /// The arguments passed to the plugin's `run` (as after `--` on the
@@ -564,11 +574,11 @@ impl JobFile {
                 "a job needs at least one step, e.g. [{\"plugin\": \"upper.wasm\"}]".into(),
             ));
         }
-        if self.inputs.is_empty() && overrides.inputs.is_none() {
+        if self.inputs.is_empty() && self.inputs_from.is_none() && overrides.inputs.is_none() {
             return Err(err(
                 ErrorKind::Usage,
                 "inputs",
-                "a job needs at least one input: a path or a glob pattern".into(),
+                "a job needs at least one input: a path or a glob pattern (or \"inputs_from\": \"LIST\")".into(),
             ));
         }
 
@@ -593,7 +603,19 @@ impl JobFile {
 
         let inputs = match &overrides.inputs {
             Some(paths) => paths.clone(),
-            None => self.expand_inputs(job_file, &base, &target, dry_run)?,
+            None => {
+                let mut inputs = self.expand_inputs(job_file, &base, &target, dry_run)?;
+                if let Some(list) = &self.inputs_from {
+                    let listed = crate::filelist::read(
+                        &resolve(list),
+                        crate::filelist::Separator::Newline,
+                        &base,
+                    )
+                    .map_err(|e| e.prefixed(format!("{}: inputs_from: ", job_file.display())))?;
+                    inputs.extend(listed);
+                }
+                inputs
+            }
         };
 
         let mut steps = Vec::with_capacity(self.steps.len());
@@ -602,8 +624,17 @@ impl JobFile {
             if spec.plugin.as_os_str().is_empty() {
                 return Err(err(ErrorKind::Usage, &json_path, "empty path".into()));
             }
-            let plugin = resolve(&spec.plugin);
+            if crate::builtins::is_name(&spec.plugin) {
+                crate::builtins::module(&spec.plugin)
+                    .map_err(|e| err(ErrorKind::PluginLoad, &json_path, e.message().to_string()))?;
+            }
+            let plugin = if crate::builtins::is_name(&spec.plugin) {
+                spec.plugin.clone()
+            } else {
+                resolve(&spec.plugin)
+            };
             match std::fs::metadata(&plugin) {
+                _ if crate::builtins::is_name(&plugin) => {}
                 Ok(m) if m.is_dir() => {
                     return Err(err(
                         ErrorKind::PluginLoad,
@@ -831,6 +862,7 @@ mod tests {
         JobFile {
             schema: Some("../schema/job.schema.json".into()),
             inputs: vec!["a.txt".into(), "logs/**/*.log".into(), "/abs/b.bin".into()],
+            inputs_from: Some("list.txt".into()),
             write: Write::OutputDir("out".into()),
             dry_run: true,
             limits: Limits {
@@ -960,9 +992,17 @@ mod tests {
             r#"{"inputs":["a"],"steps":[["p"]]}"#,
             "job.json: steps[0]: invalid type: array, expected a step: an object with \"plugin\"",
         );
-        fails(
-            r#"{"steps":[{"plugin":"p"}]}"#,
-            "job.json:1:26: missing field `inputs`",
+        // No inputs at all is refused when the job is resolved (they may
+        // come from "inputs_from" or the command line).
+        let e = parse(r#"{"steps":[{"plugin":"p"}]}"#)
+            .unwrap()
+            .resolve(Path::new("job.json"), &Overrides::default())
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        assert!(
+            e.message()
+                .starts_with("job.json: inputs: a job needs at least one input"),
+            "{e}"
         );
         fails("", "job.json:1:0: syntax error: EOF while parsing a value");
     }
@@ -996,7 +1036,15 @@ mod tests {
         let keys: Vec<&str> = props.keys().map(|k| k.as_str()).collect();
         assert_eq!(
             keys,
-            ["$schema", "inputs", "write", "dry_run", "limits", "steps"]
+            [
+                "$schema",
+                "inputs",
+                "inputs_from",
+                "write",
+                "dry_run",
+                "limits",
+                "steps"
+            ]
         );
         assert_eq!(schema["additionalProperties"], false);
         let step = &schema["definitions"]["Step"];

@@ -7,7 +7,8 @@
 //!   hand-written WAT produce. It is wrapped into a component here with
 //!   wit-component (about a millisecond), using the world embedded in the
 //!   module by its bindings generator or, if it has none, mmhost's own WIT;
-//! - either of those in WebAssembly text (`.wat`).
+//! - either of those in WebAssembly text (`.wat`);
+//! - a built-in plugin's name ([`crate::builtins`]): its embedded module.
 //!
 //! Compilation goes through wasmtime's cache when it is enabled, so a large
 //! component compiles once per version of the file.
@@ -41,8 +42,11 @@ pub(super) fn compile(
     notice: bool,
     deadline: Option<std::time::Duration>,
 ) -> Result<Component> {
-    let bytes = crate::whole_file::read(path, crate::whole_file::MAX_PLUGIN_FILE)
-        .map_err(|e| Error::plugin_load(path, e))?;
+    let bytes = match crate::builtins::module(path)? {
+        Some(module) => module.to_vec(),
+        None => crate::whole_file::read(path, crate::whole_file::MAX_PLUGIN_FILE)
+            .map_err(|e| Error::plugin_load(path, e))?,
+    };
     let binary = if bytes.starts_with(b"\0asm") {
         bytes
     } else if looks_like_text(&bytes) {

@@ -35,6 +35,11 @@ bash scripts/install-toolchains.sh ||
 
 cargo test --release
 
+# The Dask driver (mmhost-dask/) against a real scheduler and worker
+# processes on 127.0.0.1, started and stopped by its tests; it needs the
+# release binary and plugins that the tests above built.
+bash scripts/test-dask.sh
+
 cargo clippy --release --all-targets -- -D warnings
 (cd plugins && cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)
 (cd plugins && cargo clippy --release --target wasm32-wasip2 -p wasi-probe -- -D warnings)

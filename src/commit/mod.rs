@@ -67,9 +67,9 @@ pub use journal::{recover, Recovered};
 use stage::{SharedStaging, Staging, TempFile};
 
 use crate::error::{describe_io, Error, ErrorKind, Result};
+use crate::escape::Quoted;
 use crate::filecopy::copy_range;
 use crate::region::{Access, InputFile, Region};
-use crate::escape::Quoted;
 
 /// Where writes go.
 #[derive(Debug, Clone, PartialEq, Eq)]

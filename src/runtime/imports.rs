@@ -15,8 +15,8 @@ use super::bindings::mmhost::plugin::{
     config as wit_config, host, output, region as wit_region, types,
 };
 use super::limits::Limiter;
-use super::terminal::Terminal;
 use super::lower::RegionBytes;
+use super::terminal::Terminal;
 use super::view::View;
 use super::{LogLevel, MAX_LOG_LINES, MAX_LOG_MESSAGE, REGION_INTERFACE};
 use crate::error::Error;

@@ -132,3 +132,15 @@ def test_report_json(run, plugin, tmp_path):
     assert all(x["end"] == y["start"] for x, y in itertools.pairwise(chunks))
     assert sum(c["written"] for c in chunks) == len(whole)
     assert len(chunks) == rep["dask"]["chunk_count"] >= 2
+
+
+@pytest.mark.parametrize("target", [["-i"], ["-o", "out.txt"], ["--output-dir", "od"]])
+def test_upper_dry_run(run, plugin, tmp_path, target):
+    """--dry-run: the same report of what would change, and nothing written."""
+    files, names, a, b, _whole = _setup(tmp_path, "mixed")
+    serial = run.host(["run", "-j", "1", "--dry-run", *target, plugin("upper"), *names], cwd=a)
+    dask = run.dask([*_chunk_flags("64K", 4), "--dry-run", *target, plugin("upper"), *names], cwd=b)
+    _same(serial, dask, a, b)
+    assert serial.returncode == 0
+    assert filesets.snapshot(b) == dict(files) == filesets.snapshot(a)
+    assert sorted(p.name for p in b.iterdir()) == sorted(p.name for p in a.iterdir())

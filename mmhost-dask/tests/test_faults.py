@@ -205,8 +205,10 @@ def test_coordinator_killed_in_commit_then_recover(run, plugin, tmp_path, point)
     now = {n: (d / n).read_bytes() for n in names}
     want = new if COMMIT_POINTS.index(point) >= COMMITTED_FROM else old
     assert now == want, f"{point}: files are neither all old nor all new as expected"
-    # `recover` leaves the stage directory; `abort` with the plan removes it
+    # nothing left: the commit removed the stage directory before its commit point
+    assert sorted(os.listdir(d)) == sorted(names), "leftovers after recover"
+    # and `abort` afterwards changes nothing (idempotent)
     ab = run.host(["abort", "--plan", str(planfile)], cwd=d)
     assert ab.returncode == 0, ab.stderr
     assert {n: (d / n).read_bytes() for n in names} == want
-    assert sorted(os.listdir(d)) == sorted(names), "leftovers after recover and abort"
+    assert sorted(os.listdir(d)) == sorted(names)

@@ -6,6 +6,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# The built-in plugins are built for wasm32 by build.rs during the host's
+# own build, so the target must be there first.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
 cargo build --release
 bash scripts/build-plugins.sh >/dev/null
 M="$ROOT/target/release/mmhost"

@@ -29,9 +29,13 @@ fi
 # Installs (or checks, quickly when already there) the pinned versions.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/mmhost-dask[test]" \
     || { echo "test-dask: cannot install mmhost-dask and Dask into $venv" >&2; exit 1; }
-"$venv/bin/python" -c "import distributed, pytest" \
+"$venv/bin/python" -c "import distributed, pytest" && [[ -x "$venv/bin/ruff" ]] \
     || { echo "test-dask: Dask is not importable in $venv" >&2; exit 1; }
 
 cd "$root/mmhost-dask"
+# The driver's code is formatted and linted with ruff (settings in
+# pyproject.toml), as the host's is with rustfmt and clippy.
+"$venv/bin/ruff" format --check .
+"$venv/bin/ruff" check .
 export MMHOST_BIN="$root/target/release/mmhost" MMHOST_PLUGINS="$root/target/plugins"
 exec "$venv/bin/python" -m pytest -p no:cacheprovider -q "$@"

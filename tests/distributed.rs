@@ -809,3 +809,29 @@ fn a_dry_run_reports_what_a_serial_dry_run_reports_and_changes_nothing() {
         assert!(!out_left, "{target:?}: an output was written");
     }
 }
+
+#[test]
+fn a_built_in_named_plugin_plans_and_runs_chunk_by_chunk() {
+    // `count` by name (a built-in), not by path: the plan records the name
+    // and the SHA-256 of the module inside the binary.
+    let files = Files::new(&[5000, 0, 3001], 21, b"aab");
+    let expected = run(&["-j", "1"], &plugin("count"), &files.paths, &["ab"]);
+    expected.assert_ok();
+    let dir = tempfile::tempdir().unwrap();
+    let (reduced, committed) = distributed(
+        dir.path(),
+        &["--chunk-size", "2000"],
+        Path::new("count"),
+        &files.paths,
+        &["ab"],
+        7,
+    );
+    reduced.assert_ok();
+    assert_eq!(reduced.stdout, expected.stdout);
+    committed.assert_ok();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("plan.json")).unwrap()).unwrap();
+    assert_eq!(json["plugin"]["path"], "count");
+    assert_eq!(json["plugin"]["sha256"].as_str().unwrap().len(), 64);
+    files.assert_unchanged();
+}

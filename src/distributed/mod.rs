@@ -87,10 +87,23 @@ pub(crate) fn identity(path: &Path) -> std::io::Result<(u64, u64, u64, i64)> {
     ))
 }
 
-/// Checks that the plugin file still has the SHA-256 the plan recorded.
+/// The SHA-256 of a plugin: of its file, or of the module of a built-in
+/// (so a worker whose mmhost has another version of it is refused).
+///
+/// # Errors
+///
+/// An unknown built-in name, or a file that cannot be read (exit code 4).
+pub(crate) fn plugin_sha256(path: &Path) -> Result<String> {
+    match crate::builtins::module(path)? {
+        Some(module) => Ok(hex(&Sha256::digest(module))),
+        None => sha256_file(path).map_err(|e| Error::plugin_load(path, describe_io(&e))),
+    }
+}
+
+/// Checks that the plugin still has the SHA-256 the plan recorded.
 pub(crate) fn check_plugin(plan: &Plan) -> Result<()> {
     let path = &plan.plugin.path;
-    let now = sha256_file(path).map_err(|e| Error::plugin_load(path, describe_io(&e)))?;
+    let now = plugin_sha256(path)?;
     if now != plan.plugin.sha256 {
         return Err(Error::input(
             path,

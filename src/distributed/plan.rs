@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{hex, identity, plan_error, sha256_file};
+use super::{hex, identity, plan_error, plugin_sha256};
 use crate::commit::stage::TempFile;
 use crate::commit::{self, Recovered, Target};
 use crate::error::{describe_io, Error, ErrorKind, Result};
@@ -458,10 +458,15 @@ pub fn make_plan(
         start += f.len;
     }
     let size = start;
-    let plugin_path = absolute(&req.plugin)?;
+    // A built-in is named, not a file: every worker's mmhost has it, and
+    // the digest of its module tells whether it is the same one.
+    let plugin_path = if crate::builtins::is_name(&req.plugin) {
+        req.plugin.clone()
+    } else {
+        absolute(&req.plugin)?
+    };
     let plugin = runtime.load_for(&plugin_path, &req.run)?;
-    let sha256 =
-        sha256_file(&plugin_path).map_err(|e| Error::plugin_load(&plugin_path, describe_io(&e)))?;
+    let sha256 = plugin_sha256(&plugin_path)?;
     let run_id = new_run_id(req);
 
     let region = Region::open(inputs, Access::ReadOnly)?;

@@ -60,6 +60,22 @@ impl ErrorKind {
     }
 }
 
+/// The exit code of a process killed by `SIGPIPE` (128 + 13), which `mmhost`
+/// exits with, quietly, when the reader of its output went away (`| head`).
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// The process exit code for the outcome of a command: 0 for success,
+/// [`BROKEN_PIPE_EXIT`] for a write to a closed pipe, else the code of the
+/// error's kind ([`ErrorKind::exit_code`]). The one place the `mmhost`
+/// command decides its exit code.
+pub fn exit_code_of<T>(result: &std::result::Result<T, Error>) -> i32 {
+    match result {
+        Ok(_) => 0,
+        Err(e) if e.is_broken_pipe() => BROKEN_PIPE_EXIT,
+        Err(e) => e.exit_code(),
+    }
+}
+
 /// Which limit of a run stopped a plugin, for an error of kind
 /// [`ErrorKind::PluginTrap`] that a limit caused: callers match this rather
 /// than the message's words.

@@ -232,3 +232,19 @@ pub(crate) fn describe_io(err: &std::io::Error) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+
+    #[test]
+    fn success_a_closed_pipe_and_each_kind() {
+        assert_eq!(exit_code_of(&Ok::<(), Error>(())), 0);
+        let pipe = Error::stdout(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(exit_code_of(&Err::<(), _>(pipe)), 141);
+        let full = Error::stdout(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert_eq!(exit_code_of(&Err::<(), _>(full)), 6);
+        let usage = Error::new(ErrorKind::Usage, "bad");
+        assert_eq!(exit_code_of(&Err::<(), _>(usage)), 2);
+    }
+}

@@ -51,3 +51,35 @@ impl fmt::Display for Recovered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_count_files_and_copies_in_the_singular_and_plural() {
+        let one = Recovered::RolledForward(vec![PathBuf::from("a b")]);
+        assert_eq!(
+            one.to_string(),
+            "finished an interrupted run: 1 file replaced with the new version ('a b')"
+        );
+        assert_eq!(
+            Recovered::RolledBack(2).to_string(),
+            "undid an interrupted run: removed 2 unfinished copies; the files are unchanged"
+        );
+        assert_eq!(
+            Recovered::Orphans(1).to_string(),
+            "removed 1 leftover copy of a killed run; the files are unchanged"
+        );
+    }
+
+    #[test]
+    fn a_missing_path_is_an_input_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = recover_paths(&[dir.path().join("missing")]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Input);
+        assert!(recover_paths(&[dir.path().to_path_buf()])
+            .unwrap()
+            .is_empty());
+    }
+}

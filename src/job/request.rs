@@ -125,3 +125,71 @@ pub fn check_job_file(
     job.load_plugins(&Runtime::for_command(no_cache, log_level)?)?;
     Ok(job)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_choose_the_target_and_files_follow_the_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        for p in [&a, &b, &c] {
+            std::fs::write(p, "x").unwrap();
+        }
+        let list = dir.path().join("list");
+        std::fs::write(&list, format!("{}\n{}\n", c.display(), a.display())).unwrap();
+        let out = dir.path().join("out");
+        let req = JobRequest {
+            plugin: Some("upper.wasm".into()),
+            files: vec![b.clone()],
+            files_from: Some(list),
+            args: vec!["x".into()],
+            in_place: true,
+            output: Some(out.clone()),
+            ..JobRequest::default()
+        };
+        let job = req.build().unwrap();
+        assert_eq!(
+            job.inputs,
+            vec![b, c, a],
+            "FILEs, then the list in its order"
+        );
+        assert_eq!(job.target, Target::Output(out), "--output wins");
+        assert_eq!(job.steps[0].run.args, vec!["x".to_string()]);
+        let none = JobRequest {
+            plugin: Some("upper.wasm".into()),
+            ..JobRequest::default()
+        };
+        assert_eq!(none.build().unwrap().target, Target::ReadOnly);
+    }
+
+    #[test]
+    fn arguments_with_a_job_file_are_a_usage_error_for_run_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        std::fs::write(&input, "x").unwrap();
+        let job_file = dir.path().join("job.json");
+        std::fs::write(
+            &job_file,
+            format!(
+                r#"{{"steps": [{{"plugin": "wc"}}], "inputs": [{:?}]}}"#,
+                input.display().to_string()
+            ),
+        )
+        .unwrap();
+        let req = JobRequest {
+            job_file: Some(job_file),
+            args: vec!["-l".into()],
+            ..JobRequest::default()
+        };
+        let err = req.build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        let job = req.build_job(false).unwrap();
+        assert_eq!(job.inputs, vec![input]);
+    }
+}

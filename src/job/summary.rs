@@ -107,3 +107,26 @@ pub fn writes_line<P: AsRef<Path>, F: AsRef<Path>>(
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_line_for_a_dry_run_a_write_and_a_read_only_run() {
+        let changes = [("a".to_string(), 3u64), ("b c".to_string(), 0)];
+        assert_eq!(
+            writes_line(Some(&changes[..]), true, 9, &[] as &[String]).unwrap(),
+            "dry run: 3 bytes would change in 1 file: a (3); nothing was written"
+        );
+        assert_eq!(
+            writes_line(None::<&[(String, u64)]>, true, 5, &["x", "y z"]).unwrap(),
+            "wrote 5 bytes; 2 files changed: x, 'y z'"
+        );
+        assert_eq!(
+            writes_line(None::<&[(String, u64)]>, true, 0, &[] as &[String]).unwrap(),
+            "wrote 0 bytes; 0 files changed"
+        );
+        assert!(writes_line(None::<&[(String, u64)]>, false, 5, &["x"]).is_none());
+    }
+}

@@ -36,7 +36,7 @@
 //! finished by recovery.
 //!
 //! Modules: [`plan`] (the document and how it is made), [`chunk_run`]
-//! (`run-chunk`), [`reduce`], [`finish`] (`commit` and `abort`); `request`
+//! (`run-chunk`), [`reduce`](mod@reduce), [`finish`] (`commit` and `abort`); `request`
 //! (a plan's request from command-line values) and `summary` (the lines
 //! the commands print).
 

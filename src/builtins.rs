@@ -165,6 +165,19 @@ pub fn module(plugin: &Path) -> Result<Option<&'static [u8]>> {
         .ok_or_else(|| unknown(plugin))
 }
 
+/// `mmhost run NAME --help` (or `-h`) for a built-in NAME: its help, as
+/// `mmhost plugins NAME` prints it, instead of the help of `run`. `args`
+/// are the command line's arguments after the program's name; `None` when
+/// they are not that or NAME is not a built-in.
+pub fn run_help(args: &[String]) -> Option<String> {
+    match args {
+        [run, name, help] if run == "run" && (help == "--help" || help == "-h") => {
+            describe(Some(name)).ok()
+        }
+        _ => None,
+    }
+}
+
 /// The text `mmhost plugins` prints: one line per built-in, or the help of
 /// the one called `name`.
 pub fn describe(name: Option<&str>) -> Result<String> {

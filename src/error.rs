@@ -60,6 +60,22 @@ impl ErrorKind {
     }
 }
 
+/// The exit code of a process killed by `SIGPIPE` (128 + 13), which `mmhost`
+/// exits with, quietly, when the reader of its output went away (`| head`).
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// The process exit code for the outcome of a command: 0 for success,
+/// [`BROKEN_PIPE_EXIT`] for a write to a closed pipe, else the code of the
+/// error's kind ([`ErrorKind::exit_code`]). The one place the `mmhost`
+/// command decides its exit code.
+pub fn exit_code_of<T>(result: &std::result::Result<T, Error>) -> i32 {
+    match result {
+        Ok(_) => 0,
+        Err(e) if e.is_broken_pipe() => BROKEN_PIPE_EXIT,
+        Err(e) => e.exit_code(),
+    }
+}
+
 /// Which limit of a run stopped a plugin, for an error of kind
 /// [`ErrorKind::PluginTrap`] that a limit caused: callers match this rather
 /// than the message's words.
@@ -214,5 +230,21 @@ pub(crate) fn describe_io(err: &std::io::Error) -> String {
                 None => text,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+
+    #[test]
+    fn success_a_closed_pipe_and_each_kind() {
+        assert_eq!(exit_code_of(&Ok::<(), Error>(())), 0);
+        let pipe = Error::stdout(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(exit_code_of(&Err::<(), _>(pipe)), 141);
+        let full = Error::stdout(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert_eq!(exit_code_of(&Err::<(), _>(full)), 6);
+        let usage = Error::new(ErrorKind::Usage, "bad");
+        assert_eq!(exit_code_of(&Err::<(), _>(usage)), 2);
     }
 }

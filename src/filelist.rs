@@ -43,6 +43,23 @@ pub fn read(list: &Path, sep: Separator, base: &Path) -> Result<Vec<PathBuf>> {
     parse(&bytes, list, sep, base)
 }
 
+/// `files` followed by the paths of the list at `list` (if any; `null`: a
+/// NUL-separated list), as `--files-from LIST` adds them to FILEs.
+///
+/// # Errors
+/// The errors of [`read`].
+pub fn extend(mut files: Vec<PathBuf>, list: Option<&Path>, null: bool) -> Result<Vec<PathBuf>> {
+    if let Some(list) = list {
+        let sep = if null {
+            Separator::Nul
+        } else {
+            Separator::Newline
+        };
+        files.extend(read(list, sep, Path::new(""))?);
+    }
+    Ok(files)
+}
+
 fn read_bytes(list: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let read = if list.as_os_str() == "-" {

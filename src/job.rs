@@ -17,6 +17,7 @@
 pub mod file;
 mod glob_walk;
 pub mod report;
+pub mod request;
 mod strict_json;
 mod summary;
 mod units;
@@ -31,6 +32,8 @@ use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::region::{open_inputs, Placement, Stats};
 use crate::runtime::{Plugin, RunOptions, RunResult, Runtime};
 
+pub use request::JobRequest;
+pub use summary::writes_line;
 pub use units::{format_duration, parse_duration, parse_size};
 
 /// One plugin run of a job.

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use mmhost::commit::{Recovered, Target};
-use mmhost::escape::{json_safe, terminal_details, terminal_message, Quoted};
-use mmhost::job::file::{JobFile, Overrides};
+use mmhost::commit::Recovered;
+use mmhost::distributed::PlanRequest;
+use mmhost::error::exit_code_of;
+use mmhost::escape::{terminal_details, terminal_message, Quoted};
+use mmhost::job::file::Overrides;
 use mmhost::job::report::RunReport;
-use mmhost::job::{parse_duration, parse_size, Job, Report};
+use mmhost::job::{parse_duration, parse_size, Job, JobRequest, Report};
 use mmhost::progress::{Bar, ProgressState, Show};
-use mmhost::region::{open_inputs, Region};
 use mmhost::runtime::{LogLevel, Runtime, RuntimeOptions};
 use mmhost::{Error, ErrorKind};
 
@@ -396,90 +397,32 @@ struct RunArgs {
 }
 
 fn log_level(cli: &Cli) -> LogLevel {
-    match (cli.verbose, cli.quiet) {
-        (0, 0) => LogLevel::Info,
-        (1, _) => LogLevel::Debug,
-        (v, _) if v >= 2 => LogLevel::Trace,
-        (_, 1) => LogLevel::Warn,
-        _ => LogLevel::Error,
-    }
+    LogLevel::from_flags(cli.verbose, cli.quiet)
 }
 
-fn runtime(no_cache: bool, level: LogLevel) -> Result<Runtime, Error> {
-    Runtime::new(&RuntimeOptions {
-        compile_notice: level >= LogLevel::Info,
-        ..if no_cache {
-            RuntimeOptions::default()
-        } else {
-            RuntimeOptions::with_default_cache()
-        }
-    })
-}
-
-/// The job the command line asks for: one plugin, or a job file with the
-/// flags over it.
-fn build_job(cli: &Cli, args: &RunArgs) -> Result<Job, Error> {
-    let target = match (&args.output, &args.output_dir, args.in_place) {
-        (Some(out), _, _) => Some(Target::Output(out.clone())),
-        (None, Some(dir), _) => Some(Target::OutputDir(dir.clone())),
-        (None, None, true) => Some(Target::InPlace),
-        (None, None, false) => None,
-    };
-    let files: Vec<PathBuf> = match &args.job {
-        // With --job, PLUGIN is the first input.
-        Some(_) => args.plugin.iter().chain(&args.files).cloned().collect(),
-        None => args.files.clone(),
-    };
-    let files = with_list(files, &args.files_from, args.null)?;
-    let overrides = Overrides {
-        inputs: (!files.is_empty()).then(|| files.clone()),
-        target,
-        dry_run: args.dry_run,
-        max_memory: args.max_memory,
-        timeout: args.timeout,
-        log_level: log_level(cli),
-        fuel: args.fuel,
-        jobs: args.jobs.map(|j| j as usize),
-        chunk_size: args.chunk_size,
-    };
-    let Some(job_file) = &args.job else {
-        let plugin = args
-            .plugin
-            .clone()
-            .expect("clap requires PLUGIN without --job");
-        return Ok(Job::single(
-            plugin,
-            files,
-            overrides.target.clone().unwrap_or(Target::ReadOnly),
-            overrides.run_options(args.args.clone()),
-            args.dry_run,
-        ));
-    };
-    if !args.args.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            "plugin arguments after `--` do not go with --job: give each step its \"args\" in \
-             the job file",
-        ));
+/// The values of `mmhost run`'s command line that name its job.
+fn run_request(cli: &Cli, args: &RunArgs) -> JobRequest {
+    JobRequest {
+        job_file: args.job.clone(),
+        plugin: args.plugin.clone(),
+        files: args.files.clone(),
+        files_from: args.files_from.clone(),
+        null: args.null,
+        args: args.args.clone(),
+        in_place: args.in_place,
+        output: args.output.clone(),
+        output_dir: args.output_dir.clone(),
+        overrides: Overrides {
+            dry_run: args.dry_run,
+            max_memory: args.max_memory,
+            timeout: args.timeout,
+            log_level: log_level(cli),
+            fuel: args.fuel,
+            jobs: args.jobs.map(|j| j as usize),
+            chunk_size: args.chunk_size,
+            ..Overrides::default()
+        },
     }
-    JobFile::read(job_file)?.resolve(job_file, &overrides)
-}
-
-/// `files` followed by those of the `--files-from` list, if any.
-fn with_list(
-    mut files: Vec<PathBuf>,
-    list: &Option<PathBuf>,
-    null: bool,
-) -> Result<Vec<PathBuf>, Error> {
-    if let Some(list) = list {
-        let sep = if null {
-            mmhost::filelist::Separator::Nul
-        } else {
-            mmhost::filelist::Separator::Newline
-        };
-        files.extend(mmhost::filelist::read(list, sep, Path::new(""))?);
-    }
-    Ok(files)
 }
 
 /// The JSON summary of a run, and the file to write it to (`None`: stderr).
@@ -492,7 +435,7 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<Summary>) {
     let mut report = Report::default();
     let mut job = None;
     let mut report_file = args.report_file.clone();
-    let result = build_job(cli, args).and_then(|j| {
+    let result = run_request(cli, args).build().and_then(|j| {
         let j = job.insert(j);
         if let Some(path) = &args.report_file {
             // A report file that would overwrite an input or an output
@@ -515,25 +458,19 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<Summary>) {
 
 fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<(), Error> {
     let level = log_level(cli);
-    let runtime = runtime(args.no_cache, level)?;
+    let runtime = Runtime::for_command(args.no_cache, level)?;
     let progress = ProgressState::new();
     let mut job = job.clone();
     for step in &mut job.steps {
         step.run.progress = Some(progress.clone());
     }
-    let show = match (args.progress, args.no_progress) {
-        (true, _) => Show::Always,
-        (_, true) => Show::Never,
-        _ if level < LogLevel::Info => Show::Never,
-        _ => Show::Auto,
-    };
-    let label = args
-        .job
-        .as_ref()
-        .or(args.plugin.as_ref())
-        .and_then(|p| p.file_stem())
-        .map(|s| mmhost::escape::quote(Path::new(s)))
-        .unwrap_or_default();
+    let show = Show::choose(args.progress, args.no_progress, level >= LogLevel::Info);
+    let label = mmhost::progress::label(
+        args.job
+            .as_ref()
+            .or(args.plugin.as_ref())
+            .map(|p| p.as_path()),
+    );
     let bar = Bar::start(progress, show, label);
     let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
     let executed = job.execute_into(&runtime, out, &mut |r| report_recovery(r, level), report);
@@ -555,48 +492,9 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
 }
 
 fn report_recovery(r: &Recovered, level: LogLevel) {
-    if level < LogLevel::Warn {
-        return;
+    if level >= LogLevel::Warn {
+        eprintln!("mmhost: {r}");
     }
-    match r {
-        Recovered::RolledForward(files) => eprintln!(
-            "mmhost: finished an interrupted run: {} file{} replaced with the new version ({})",
-            files.len(),
-            if files.len() == 1 { "" } else { "s" },
-            files
-                .iter()
-                .map(|p| Quoted(p).to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Recovered::RolledBack(n) => eprintln!(
-            "mmhost: undid an interrupted run: removed {n} unfinished cop{}; the files are unchanged",
-            if *n == 1 { "y" } else { "ies" }
-        ),
-        Recovered::Orphans(n) => eprintln!(
-            "mmhost: removed {n} leftover cop{} of a killed run; the files are unchanged",
-            if *n == 1 { "y" } else { "ies" }
-        ),
-    }
-}
-
-fn inspect(plugin: &std::path::Path, json: bool) -> Result<(), Error> {
-    let info = mmhost::runtime::inspect::inspect(plugin)?;
-    // Whether this mmhost loads it: the definitive check of the world.
-    let runtime = Runtime::new(&RuntimeOptions::with_default_cache())?;
-    let loads = runtime
-        .load(plugin)
-        .map(|p| p.parallel())
-        .map_err(|e| e.message().to_string());
-    let text = if json {
-        json_safe(&serde_json::to_string_pretty(&info.to_json(&loads)).expect("json")) + "\n"
-    } else {
-        info.to_text(plugin, &loads)
-    };
-    io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(Error::stdout)
 }
 
 fn new_plugin(lang: &str, name: &str, dir: Option<&Path>, level: LogLevel) -> Result<(), Error> {
@@ -636,9 +534,7 @@ fn compile(plugins: &[PathBuf], level: LogLevel) -> Result<(), Error> {
 }
 
 fn recover(paths: &[PathBuf], level: LogLevel) -> Result<(), Error> {
-    let dirs = mmhost::commit::recovery_dirs(paths)?;
-    let done = mmhost::commit::recover(&dirs)
-        .map_err(|e| Error::new(ErrorKind::Output, format!("recovering: {e}")))?;
+    let done = mmhost::commit::recover_paths(paths)?;
     for r in &done {
         report_recovery(r, level);
     }
@@ -648,173 +544,53 @@ fn recover(paths: &[PathBuf], level: LogLevel) -> Result<(), Error> {
     Ok(())
 }
 
-fn layout(files: &[PathBuf], json: bool) -> Result<(), Error> {
-    let region = Region::open(open_inputs(files, false)?, mmhost::region::Access::ReadOnly)?;
-    let text = if json {
-        let v = region.layout_json();
-        json_safe(&serde_json::to_string_pretty(&v).expect("json")) + "\n"
-    } else {
-        region.layout_table()
-    };
-    io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(Error::stdout)
-}
-
-fn wrap(module: &Path, output: &Path) -> Result<(), Error> {
-    let bytes = mmhost::whole_file::read(module, mmhost::whole_file::MAX_PLUGIN_FILE)
-        .map_err(|e| Error::plugin_load(module, e))?;
-    let bytes = wat::parse_bytes(&bytes)
-        .map_err(|e| Error::plugin_load(module, e))?
-        .into_owned();
-    let component = mmhost::runtime::wrap_module(&bytes)
-        .map_err(|e| Error::plugin_load(module, format!("{e:#}")))?;
-    std::fs::write(output, component).map_err(|e| Error::output(output, e))?;
-    Ok(())
-}
-
 /// `mmhost check`: validates a job file and loads its plugins.
 fn check(cli: &Cli, job_file: &Path, no_cache: bool) -> Result<(), Error> {
-    let overrides = Overrides {
-        log_level: log_level(cli),
-        ..Overrides::default()
-    };
-    let job = JobFile::read(job_file)?.resolve(job_file, &overrides)?;
-    job.load_plugins(&runtime(no_cache, log_level(cli))?)?;
+    let job = mmhost::job::request::check_job_file(job_file, log_level(cli), no_cache)?;
     if log_level(cli) < LogLevel::Info {
         return Ok(());
     }
-    let text = job.summary(job_file);
-    io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(Error::stdout)
+    print_text(Ok(job.summary(job_file)))
 }
 
 /// `mmhost plan`: the request from the flags (or a one-step job file),
 /// then one library call.
 fn plan(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
     let level = log_level(cli);
-    let target = match (&args.output, &args.output_dir, args.in_place) {
-        (Some(out), _, _) => Some(Target::Output(out.clone())),
-        (None, Some(dir), _) => Some(Target::OutputDir(dir.clone())),
-        (None, None, true) => Some(Target::InPlace),
-        (None, None, false) => None,
+    let job = JobRequest {
+        job_file: args.job.clone(),
+        plugin: args.plugin.clone(),
+        files: args.files.clone(),
+        args: args.args.clone(),
+        in_place: args.in_place,
+        output: args.output.clone(),
+        output_dir: args.output_dir.clone(),
+        overrides: Overrides {
+            dry_run: args.dry_run,
+            max_memory: args.max_memory,
+            timeout: args.timeout,
+            log_level: level,
+            fuel: args.fuel,
+            ..Overrides::default()
+        },
+        ..JobRequest::default()
     };
-    let files: Vec<PathBuf> = match &args.job {
-        // With --job, PLUGIN is the first input.
-        Some(_) => args.plugin.iter().chain(&args.files).cloned().collect(),
-        None => args.files.clone(),
-    };
-    let overrides = Overrides {
-        inputs: (!files.is_empty()).then_some(files),
-        target,
-        dry_run: args.dry_run,
-        max_memory: args.max_memory,
-        timeout: args.timeout,
-        log_level: level,
-        fuel: args.fuel,
-        ..Overrides::default()
-    };
-    let job = match &args.job {
-        Some(job_file) => JobFile::read(job_file)?.resolve(job_file, &overrides)?,
-        None => Job::single(
-            args.plugin
-                .clone()
-                .expect("clap requires PLUGIN without --job"),
-            args.files.clone(),
-            overrides.target.clone().unwrap_or(Target::ReadOnly),
-            overrides.run_options(args.args.clone()),
-            args.dry_run,
-        ),
-    };
-    let (plugin, inputs, target, run, dry_run) = mmhost::distributed::one_step(job)?;
-    let req = mmhost::distributed::PlanRequest {
-        plugin,
-        inputs,
-        target,
-        dry_run,
-        run,
-        chunk_size: args.chunk_size,
-        block_size: args
-            .block_size
-            .unwrap_or(mmhost::distributed::plan::DEFAULT_BLOCK),
-        stage_dir: args.stage_dir.clone(),
-        plan_out: args.plan_out.clone(),
-    };
-    let runtime = runtime(args.no_cache, level)?;
+    let req = PlanRequest::from_command_line(
+        &job,
+        args.chunk_size,
+        args.block_size,
+        args.stage_dir.clone(),
+        args.plan_out.clone(),
+    )?;
+    let runtime = Runtime::for_command(args.no_cache, level)?;
     let plan = mmhost::distributed::make_plan(&runtime, &req, &mut |r| report_recovery(r, level))?;
     if args.plan_out.is_none() {
-        io::stdout()
-            .lock()
-            .write_all(plan.to_json().as_bytes())
-            .map_err(Error::stdout)?;
+        print_text(Ok(plan.to_json()))?;
     }
     if level >= LogLevel::Info {
-        eprintln!(
-            "mmhost: planned run {}: {} bytes in {} chunk{} ({}); stage directory {}",
-            plan.run_id,
-            plan.region_size,
-            plan.chunk_count,
-            if plan.chunk_count == 1 { "" } else { "s" },
-            match plan.halo {
-                Some(h) => format!("halo {h}"),
-                None => "the whole job in one task".to_string(),
-            },
-            Quoted(&plan.stage_dir)
-        );
+        eprintln!("mmhost: {}", plan.summary_line());
     }
     Ok(())
-}
-
-/// The line `mmhost run --dry-run` prints.
-fn print_dry_run(changes: &[(String, u64)]) {
-    let total: u64 = changes.iter().map(|(_, n)| n).sum();
-    let list: Vec<String> = changes
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(p, n)| format!("{} ({n})", Quoted(Path::new(p))))
-        .collect();
-    eprintln!(
-        "mmhost: dry run: {} bytes would change in {} file{}{}{}; nothing was written",
-        total,
-        list.len(),
-        if list.len() == 1 { "" } else { "s" },
-        if list.is_empty() { "" } else { ": " },
-        list.join(", ")
-    );
-}
-
-/// The line `mmhost run` prints after a commit.
-fn print_wrote(bytes: u64, files: &[String]) {
-    eprintln!(
-        "mmhost: wrote {} bytes; {} file{} changed{}{}",
-        bytes,
-        files.len(),
-        if files.len() == 1 { "" } else { "s" },
-        if files.is_empty() { "" } else { ": " },
-        files
-            .iter()
-            .map(|f| Quoted(Path::new(f)).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-}
-
-/// `mmhost run NAME --help` for a built-in NAME: its help (as `mmhost
-/// plugins NAME`), not the help of `run`.
-fn builtin_help() -> Option<String> {
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    match args.as_slice() {
-        [run, name, help] if run == "run" && (help == "--help" || help == "-h") => {
-            mmhost::builtins::describe(Some(name)).ok()
-        }
-        _ => None,
-    }
 }
 
 fn print_text(text: Result<String, Error>) -> Result<(), Error> {
@@ -832,10 +608,7 @@ fn schema(report: bool, plan: bool) -> Result<(), Error> {
     } else {
         mmhost::job::file::schema_text()
     };
-    io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(Error::stdout)
+    print_text(Ok(text))
 }
 
 /// `text` in the ANSI style `sgr` when stderr is a terminal and `NO_COLOR`
@@ -850,62 +623,40 @@ fn paint(text: &str, sgr: &str) -> String {
     }
 }
 
-fn main() -> ExitCode {
-    // Before anything is mapped: a file truncated under the run ends it with
-    // one clear line and exit code 3 instead of a bare crash.
-    if let Err(e) = mmhost::sigbus::install() {
-        eprintln!("mmhost: warning: cannot install the SIGBUS handler: {e}");
-    }
-    if let Some(text) = builtin_help() {
-        return match print_text(Ok(text)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => ExitCode::from(e.exit_code() as u8),
-        };
-    }
-    let cli = Cli::parse();
-    let mut summary = None;
+/// Runs the command, printing what it prints; the result, and the summary
+/// of `mmhost run` if one was asked for.
+fn command(cli: &Cli) -> (Result<(), Error>, Option<Summary>) {
+    let level = log_level(cli);
     let result = match &cli.command {
-        Command::Run(args) => {
-            let (result, report) = run(&cli, args);
-            summary = report;
-            result
-        }
-        Command::Check { job, no_cache } => check(&cli, job, *no_cache),
+        Command::Run(args) => return run(cli, args),
+        Command::Check { job, no_cache } => check(cli, job, *no_cache),
         Command::Schema { report, plan } => schema(*report, *plan),
-        Command::Plan(args) => plan(&cli, args),
+        Command::Plan(args) => plan(cli, args),
         Command::RunChunk {
             plan,
             chunk,
             no_cache,
-        } => runtime(*no_cache, log_level(&cli)).and_then(|rt| {
-            mmhost::distributed::run_chunks(&rt, plan, *chunk, log_level(&cli), &mut io::stdout())
+        } => Runtime::for_command(*no_cache, level).and_then(|rt| {
+            mmhost::distributed::run_chunks(&rt, plan, *chunk, level, &mut io::stdout())
         }),
         Command::Reduce {
             plan,
             results,
             no_cache,
-        } => runtime(*no_cache, log_level(&cli)).and_then(|rt| {
+        } => Runtime::for_command(*no_cache, level).and_then(|rt| {
             let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
-            mmhost::distributed::reduce(&rt, plan, results, log_level(&cli), out).map(|_| ())
+            mmhost::distributed::reduce(&rt, plan, results, level, out).map(|_| ())
         }),
         Command::Commit { plan, results } => {
             mmhost::distributed::commit(plan, Some(results.as_slice())).map(|c| {
-                if log_level(&cli) < LogLevel::Info {
-                } else if let Some(changes) = &c.dry_run {
-                    print_dry_run(changes);
-                } else if c.writes {
-                    print_wrote(c.written, &c.files);
+                if let Some(line) = c.summary_line().filter(|_| level >= LogLevel::Info) {
+                    eprintln!("mmhost: {line}");
                 }
             })
         }
         Command::Abort { plan } => mmhost::distributed::abort(plan).map(|n| {
-            if log_level(&cli) >= LogLevel::Info && n > 0 {
-                eprintln!(
-                    "mmhost: aborted: removed {n} staged file{}; the files are unchanged",
-                    if n == 1 { "" } else { "s" }
-                );
-            } else if log_level(&cli) >= LogLevel::Info {
-                eprintln!("mmhost: aborted: nothing staged was left to remove");
+            if level >= LogLevel::Info {
+                eprintln!("mmhost: {}", mmhost::distributed::abort_line(n));
             }
         }),
         Command::Layout {
@@ -913,12 +664,17 @@ fn main() -> ExitCode {
             files,
             files_from,
             null,
-        } => with_list(files.clone(), files_from, *null).and_then(|f| layout(&f, *json)),
-        Command::Recover { paths } => recover(paths, log_level(&cli)),
-        Command::Wrap { module, output } => wrap(module, output),
-        Command::Inspect { json, plugin } => inspect(plugin, *json),
-        Command::New { lang, dir, name } => new_plugin(lang, name, dir.as_deref(), log_level(&cli)),
-        Command::Compile { plugins } => compile(plugins, log_level(&cli)),
+        } => print_text(
+            mmhost::filelist::extend(files.clone(), files_from.as_deref(), *null)
+                .and_then(|f| mmhost::region::layout_text(&f, *json)),
+        ),
+        Command::Recover { paths } => recover(paths, level),
+        Command::Wrap { module, output } => mmhost::runtime::wrap_file(module, output),
+        Command::Inspect { json, plugin } => {
+            print_text(mmhost::runtime::inspect::report(plugin, *json))
+        }
+        Command::New { lang, dir, name } => new_plugin(lang, name, dir.as_deref(), level),
+        Command::Compile { plugins } => compile(plugins, level),
         Command::Plugins { name } => print_text(mmhost::builtins::describe(name.as_deref())),
         Command::Completions { shell } => {
             // Generated into memory first: `generate` panics on a failed
@@ -932,12 +688,28 @@ fn main() -> ExitCode {
             .render(&mut io::stdout())
             .map_err(Error::stdout),
     };
-    let mut code = match result {
-        Ok(()) => 0,
+    (result, None)
+}
+
+fn main() -> ExitCode {
+    // Before anything is mapped: a file truncated under the run ends it with
+    // one clear line and exit code 3 instead of a bare crash.
+    if let Err(e) = mmhost::sigbus::install() {
+        eprintln!("mmhost: warning: cannot install the SIGBUS handler: {e}");
+    }
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let (result, summary) = match mmhost::builtins::run_help(&argv) {
+        Some(text) => (print_text(Ok(text)), None),
+        None => command(&Cli::parse()),
+    };
+    let mut code = exit_code_of(&result);
+    match result {
         // The reader of our output went away (`| head`): stop quietly, as a
         // process killed by SIGPIPE would.
-        Err(e) if e.is_broken_pipe() => 141,
-        Err(e) => {
+        Err(e) if !e.is_broken_pipe() => {
             let _ = io::stdout().flush();
             // Whatever the message holds (a file name, text of a plugin),
             // it reaches the terminal escaped.
@@ -949,9 +721,9 @@ fn main() -> ExitCode {
             if let Some(details) = e.details() {
                 eprintln!("{}", terminal_details(details.trim_end()));
             }
-            e.exit_code()
         }
-    };
+        _ => {}
+    }
     // The report comes last, after any error, so that it is the last line
     // of stderr.
     if let Some((summary, file)) = summary {

@@ -87,6 +87,28 @@ pub enum Show {
     Never,
 }
 
+impl Show {
+    /// The choice of `--progress` (`always`), `--no-progress` (`never`)
+    /// and whether informational messages are shown (`info`, false with
+    /// `-q`): `Never` when they are not, else `Auto`.
+    pub fn choose(always: bool, never: bool, info: bool) -> Show {
+        match (always, never) {
+            (true, _) => Show::Always,
+            (_, true) => Show::Never,
+            _ if !info => Show::Never,
+            _ => Show::Auto,
+        }
+    }
+}
+
+/// The bar's label: the file stem of `name` (the job file or plugin),
+/// quoted; empty without one.
+pub fn label(name: Option<&std::path::Path>) -> String {
+    name.and_then(|p| p.file_stem())
+        .map(|s| crate::escape::quote(std::path::Path::new(s)))
+        .unwrap_or_default()
+}
+
 /// A bar drawn on stderr while a run lasts; stops and clears when dropped.
 pub struct Bar {
     stop: Arc<AtomicBool>,

@@ -54,6 +54,7 @@
 mod finish;
 mod guard;
 pub(crate) mod journal;
+mod recovery;
 pub(crate) mod stage;
 
 use std::collections::HashMap;
@@ -64,6 +65,7 @@ use std::sync::{Arc, Mutex};
 
 pub use guard::check_report_file;
 pub use journal::{recover, Recovered};
+pub use recovery::recover_paths;
 use stage::{SharedStaging, Staging, TempFile};
 
 use crate::error::{describe_io, Error, ErrorKind, Result};

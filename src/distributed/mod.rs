@@ -36,12 +36,16 @@
 //! finished by recovery.
 //!
 //! Modules: [`plan`] (the document and how it is made), [`chunk_run`]
-//! (`run-chunk`), [`reduce`], [`finish`] (`commit` and `abort`).
+//! (`run-chunk`), [`reduce`](mod@reduce), [`finish`] (`commit` and `abort`); `request`
+//! (a plan's request from command-line values) and `summary` (the lines
+//! the commands print).
 
 pub mod chunk_run;
 pub mod finish;
 pub mod plan;
 pub mod reduce;
+mod request;
+mod summary;
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -55,6 +59,7 @@ pub use chunk_run::{run_chunks, ChunkRange};
 pub use finish::{abort, commit, CommitOutcome};
 pub use plan::{make_plan, Plan, PlanRequest};
 pub use reduce::{reduce, ReduceOutcome};
+pub use summary::abort_line;
 
 /// The SHA-256 of a file's bytes, in lower-case hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {

@@ -1,6 +1,6 @@
 //! The words `mmhost` uses to describe a job: the paragraph `mmhost check`
 //! prints (what runs, over how many files and bytes, where writes go) and
-//! the line after a run that says what it wrote.
+//! the line after a run (or `mmhost commit`) that says what it wrote.
 //! In the library so that other front ends (the Dask driver, embedders)
 //! print the same words.
 
@@ -55,38 +55,78 @@ impl Report {
     /// for a run that writes to `target`, the bytes written and the files
     /// changed; `None` for a read-only run.
     pub fn writes_summary(&self, target: &Target) -> Option<String> {
-        if let Some(changes) = &self.commit.dry_run {
-            let total: u64 = changes.iter().map(|(_, n)| n).sum();
-            let list: Vec<String> = changes
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(p, n)| format!("{} ({n})", Quoted(p)))
-                .collect();
-            Some(format!(
-                "dry run: {} bytes would change in {} file{}{}{}; nothing was written",
-                total,
-                list.len(),
-                if list.len() == 1 { "" } else { "s" },
-                if list.is_empty() { "" } else { ": " },
-                list.join(", ")
-            ))
-        } else if *target != Target::ReadOnly {
-            let files: Vec<String> = self
-                .commit
-                .files
-                .iter()
-                .map(|p| Quoted(p).to_string())
-                .collect();
-            Some(format!(
-                "wrote {} bytes; {} file{} changed{}{}",
-                self.stats.bytes_written,
-                files.len(),
-                if files.len() == 1 { "" } else { "s" },
-                if files.is_empty() { "" } else { ": " },
-                files.join(", ")
-            ))
-        } else {
-            None
-        }
+        writes_line(
+            self.commit.dry_run.as_deref(),
+            *target != Target::ReadOnly,
+            self.stats.bytes_written,
+            &self.commit.files,
+        )
+    }
+}
+
+/// The one line (without the `mmhost: ` prefix) that says what a finished
+/// run wrote, for `mmhost run` and `mmhost commit` alike: with `dry_run`
+/// (per written input, the bytes that would change), what would change;
+/// else, if the run `writes`, the `bytes` written and the `files` changed;
+/// else `None`.
+pub fn writes_line<P: AsRef<Path>, F: AsRef<Path>>(
+    dry_run: Option<&[(P, u64)]>,
+    writes: bool,
+    bytes: u64,
+    files: &[F],
+) -> Option<String> {
+    if let Some(changes) = dry_run {
+        let total: u64 = changes.iter().map(|(_, n)| n).sum();
+        let list: Vec<String> = changes
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(p, n)| format!("{} ({n})", Quoted(p.as_ref())))
+            .collect();
+        Some(format!(
+            "dry run: {} bytes would change in {} file{}{}{}; nothing was written",
+            total,
+            list.len(),
+            if list.len() == 1 { "" } else { "s" },
+            if list.is_empty() { "" } else { ": " },
+            list.join(", ")
+        ))
+    } else if writes {
+        let files: Vec<String> = files
+            .iter()
+            .map(|p| Quoted(p.as_ref()).to_string())
+            .collect();
+        Some(format!(
+            "wrote {} bytes; {} file{} changed{}{}",
+            bytes,
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            if files.is_empty() { "" } else { ": " },
+            files.join(", ")
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_line_for_a_dry_run_a_write_and_a_read_only_run() {
+        let changes = [("a".to_string(), 3u64), ("b c".to_string(), 0)];
+        assert_eq!(
+            writes_line(Some(&changes[..]), true, 9, &[] as &[String]).unwrap(),
+            "dry run: 3 bytes would change in 1 file: a (3); nothing was written"
+        );
+        assert_eq!(
+            writes_line(None::<&[(String, u64)]>, true, 5, &["x", "y z"]).unwrap(),
+            "wrote 5 bytes; 2 files changed: x, 'y z'"
+        );
+        assert_eq!(
+            writes_line(None::<&[(String, u64)]>, true, 0, &[] as &[String]).unwrap(),
+            "wrote 0 bytes; 0 files changed"
+        );
+        assert!(writes_line(None::<&[(String, u64)]>, false, 5, &["x"]).is_none());
     }
 }

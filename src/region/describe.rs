@@ -106,3 +106,19 @@ fn placement(p: Placement) -> &'static str {
         Placement::Packed => "packed",
     }
 }
+
+/// The text `mmhost layout` prints for `files` (JSON with `json`), the
+/// files opened read-only as a region.
+///
+/// # Errors
+/// The input errors of opening the files and the region.
+pub fn layout_text(files: &[std::path::PathBuf], json: bool) -> crate::error::Result<String> {
+    let region = Region::open(super::open_inputs(files, false)?, super::Access::ReadOnly)?;
+    Ok(if json {
+        crate::escape::json_safe(
+            &serde_json::to_string_pretty(&region.layout_json()).expect("json"),
+        ) + "\n"
+    } else {
+        region.layout_table()
+    })
+}

@@ -93,6 +93,7 @@ mod access;
 pub mod chunk;
 mod copy;
 mod describe;
+pub use describe::layout_text;
 mod find;
 pub mod inputs;
 pub mod layout;

@@ -192,3 +192,26 @@ impl Inspection {
         )
     }
 }
+
+/// The text `mmhost inspect` prints for `plugin` (JSON with `json`): its
+/// [`inspect`]ion, and whether this mmhost loads it (the definitive check of
+/// the world) with an engine using the default compilation cache.
+///
+/// # Errors
+/// The errors of [`inspect`], and an engine error when no engine can be set
+/// up. A plugin that does not load is reported in the text, not as an error.
+pub fn report(plugin: &Path, json: bool) -> Result<String> {
+    let info = inspect(plugin)?;
+    let runtime = super::Runtime::new(&super::RuntimeOptions::with_default_cache())?;
+    let loads = runtime
+        .load(plugin)
+        .map(|p| p.parallel())
+        .map_err(|e| e.message().to_string());
+    Ok(if json {
+        crate::escape::json_safe(
+            &serde_json::to_string_pretty(&info.to_json(&loads)).expect("json"),
+        ) + "\n"
+    } else {
+        info.to_text(plugin, &loads)
+    })
+}

@@ -205,3 +205,20 @@ pub(super) fn describe_link_error(e: &wasmtime::Error) -> String {
         error_chain(e)
     )
 }
+
+/// `mmhost wrap`: reads the core module at `module` (binary or .wat text),
+/// wraps it ([`wrap_module`]) and writes the component to `output`.
+///
+/// # Errors
+/// A plugin-load error naming `module` when it cannot be read, parsed or
+/// wrapped; an output error naming `output` when it cannot be written.
+pub fn wrap_file(module: &Path, output: &Path) -> Result<()> {
+    let bytes = crate::whole_file::read(module, crate::whole_file::MAX_PLUGIN_FILE)
+        .map_err(|e| Error::plugin_load(module, e))?;
+    let bytes = wat::parse_bytes(&bytes)
+        .map_err(|e| Error::plugin_load(module, e))?
+        .into_owned();
+    let component =
+        wrap_module(&bytes).map_err(|e| Error::plugin_load(module, format!("{e:#}")))?;
+    std::fs::write(output, component).map_err(|e| Error::output(output, e))
+}

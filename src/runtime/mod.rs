@@ -54,6 +54,7 @@
 mod abi;
 mod chunks;
 mod code_limits;
+mod command_line;
 mod imports;
 pub mod inspect;
 mod limits;
@@ -89,7 +90,7 @@ use view::View;
 pub use chunks::{chunk_seed, ChunkDone};
 pub use code_limits::{MAX_CODE, MAX_FUNCTION_BODY};
 pub use limits::TABLE_ELEMENT_BYTES;
-pub use load::{wrap_module, MIN_COMPILE_LIMIT, WIT_SOURCE};
+pub use load::{wrap_file, wrap_module, MIN_COMPILE_LIMIT, WIT_SOURCE};
 pub use parallel::{
     chunk_size, default_jobs, parse_chunk_size, MAX_CHUNKS, MAX_PARTIAL, MIN_CHUNK, MIN_USER_CHUNK,
 };

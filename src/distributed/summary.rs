@@ -1,0 +1,52 @@
+//! The words `mmhost` prints about a distributed run (each line without the
+//! `mmhost: ` prefix): what `plan` planned, what `commit` wrote (the very
+//! formatter of `mmhost run`'s line, [`crate::job::writes_line`], so the two
+//! can never differ) and what `abort` removed. In the library so that a
+//! driver prints the same words.
+
+use super::finish::CommitOutcome;
+use super::plan::Plan;
+use crate::escape::Quoted;
+
+impl Plan {
+    /// `planned run ID: B bytes in N chunks (halo H); stage directory D`.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "planned run {}: {} bytes in {} chunk{} ({}); stage directory {}",
+            self.run_id,
+            self.region_size,
+            self.chunk_count,
+            if self.chunk_count == 1 { "" } else { "s" },
+            match self.halo {
+                Some(h) => format!("halo {h}"),
+                None => "the whole job in one task".to_string(),
+            },
+            Quoted(&self.stage_dir)
+        )
+    }
+}
+
+impl CommitOutcome {
+    /// What the commit wrote (or, for a dry run, would change), in the words
+    /// of `mmhost run`; `None` for a read-only plan.
+    pub fn summary_line(&self) -> Option<String> {
+        crate::job::writes_line(
+            self.dry_run.as_deref(),
+            self.writes,
+            self.written,
+            &self.files,
+        )
+    }
+}
+
+/// What `mmhost abort` did, having removed `removed` staged files.
+pub fn abort_line(removed: usize) -> String {
+    if removed > 0 {
+        format!(
+            "aborted: removed {removed} staged file{}; the files are unchanged",
+            if removed == 1 { "" } else { "s" }
+        )
+    } else {
+        "aborted: nothing staged was left to remove".to_string()
+    }
+}

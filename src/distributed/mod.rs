@@ -36,12 +36,14 @@
 //! finished by recovery.
 //!
 //! Modules: [`plan`] (the document and how it is made), [`chunk_run`]
-//! (`run-chunk`), [`reduce`], [`finish`] (`commit` and `abort`).
+//! (`run-chunk`), [`window`] (which inputs a `run-chunk` process opens),
+//! [`reduce`], [`finish`] (`commit` and `abort`).
 
 pub mod chunk_run;
 pub mod finish;
 pub mod plan;
 pub mod reduce;
+pub mod window;
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -107,7 +109,13 @@ pub(crate) fn check_plugin(plan: &Plan) -> Result<()> {
 /// Checks that every input is still the file the plan saw (same device,
 /// inode, size and modification time).
 pub(crate) fn check_inputs(plan: &Plan) -> Result<()> {
-    for input in &plan.inputs {
+    check_some_inputs(plan, &vec![true; plan.inputs.len()])
+}
+
+/// As [`check_inputs`], for the inputs `which` marks only (those a
+/// `run-chunk` window touches: see [`window`]).
+pub(crate) fn check_some_inputs(plan: &Plan, which: &[bool]) -> Result<()> {
+    for (input, _) in plan.inputs.iter().zip(which).filter(|(_, &w)| w) {
         let path = &input.path;
         let (dev, ino, size, mtime) =
             identity(path).map_err(|e| Error::input(path, describe_io(&e)))?;

@@ -399,7 +399,10 @@ fn an_input_changed_after_the_plan_is_refused_and_abort_leaves_nothing() {
         // Same size, new bytes (and mtime): the identity check catches it.
         let changed = b"Z".repeat(100);
         std::fs::write(&files.paths[1], &changed).unwrap();
-        let r = mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "0"]);
+        // A chunk whose window reaches the changed input (one that does not
+        // never opens it: `run_chunk_opens_only_the_inputs_its_window_touches`).
+        let k = chunks_touching(&planned, 1).0[0];
+        let r = chunk_lines(&planned, k);
         r.assert_code(3);
         assert!(r.stderr.contains("since the plan"), "{}", r.stderr);
         assert!(r.stderr.contains("in001.dat"), "{}", r.stderr);
@@ -834,4 +837,181 @@ fn a_built_in_named_plugin_plans_and_runs_chunk_by_chunk() {
     assert_eq!(json["plugin"]["path"], "count");
     assert_eq!(json["plugin"]["sha256"].as_str().unwrap().len(), 64);
     files.assert_unchanged();
+}
+
+/// The chunks of `planned` whose window (the chunk plus the halo, clamped)
+/// touches the bytes of input `i`, and those it does not.
+fn chunks_touching(planned: &Planned, i: usize) -> (Vec<usize>, Vec<usize>) {
+    let j = &planned.json;
+    let halo = j["halo"].as_u64().unwrap();
+    let size = j["region_size"].as_u64().unwrap();
+    let (a, len) = (
+        j["inputs"][i]["start"].as_u64().unwrap(),
+        j["inputs"][i]["len"].as_u64().unwrap(),
+    );
+    assert!(len > 0);
+    let mut touching = Vec::new();
+    let mut not = Vec::new();
+    for c in j["chunks"].as_array().unwrap() {
+        let lo = c["start"].as_u64().unwrap().saturating_sub(halo);
+        let hi = (c["end"].as_u64().unwrap() + halo).min(size);
+        let k = c["index"].as_u64().unwrap() as usize;
+        if a < hi && lo < a + len {
+            touching.push(k);
+        } else {
+            not.push(k);
+        }
+    }
+    (touching, not)
+}
+
+/// `mmhost run-chunk` of chunk `k` of `planned`.
+fn chunk_lines(planned: &Planned, k: usize) -> Run {
+    mm(&[
+        "run-chunk",
+        "--plan",
+        &planned.p(),
+        "--chunk",
+        &k.to_string(),
+    ])
+}
+
+/// The JSON lines of a `run-chunk`, without their times.
+fn without_ms(r: &Run) -> Vec<serde_json::Value> {
+    r.stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_slice(l).unwrap();
+            v.as_object_mut().unwrap().remove("ms");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn run_chunk_opens_only_the_inputs_its_window_touches() {
+    // 48 files: small ones (packed) and ones over 64 KiB (mapped), so that
+    // the input taken away is of either kind.
+    let lens: Vec<usize> = (0..48)
+        .map(|i| if i % 3 == 0 { 70_000 + i * 11 } else { 900 + i })
+        .collect();
+    for (victim, plugin_name, flags) in [
+        (24usize, "count", vec!["--chunk-size", "60000"]),
+        (25, "count", vec!["--chunk-size", "60000"]),
+        (27, "upper", vec!["--chunk-size", "60000", "-o"]),
+        (26, "count", vec!["--chunk-size", "100000"]),
+    ] {
+        let files = Files::new(&lens, 40 + victim as u64, b"aab");
+        let dir = tempfile::tempdir().unwrap();
+        let mut flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        if flags.last().is_some_and(|f| f == "-o") {
+            flags.push(s(&files.dir.path().join("out.txt")));
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let args: &[&str] = if plugin_name == "count" { &["ab"] } else { &[] };
+        let planned = plan(dir.path(), &flags, &plugin(plugin_name), &files.paths, args);
+        let (touching, not) = chunks_touching(&planned, victim);
+        assert!(
+            !touching.is_empty() && not.len() >= 2,
+            "{touching:?} {not:?}"
+        );
+        let before: Vec<_> = (0..planned.count())
+            .map(|k| without_ms(chunk_lines(&planned, k).assert_ok()))
+            .collect();
+        // The lines made before the change reduce to what a serial run prints.
+        let results = dir.path().join("results");
+        let mut text = String::new();
+        for k in 0..planned.count() {
+            text.push_str(
+                &std::fs::read_to_string(
+                    Path::new(planned.json["stage_dir"].as_str().unwrap())
+                        .join(format!("chunk-{k:06}.json")),
+                )
+                .unwrap(),
+            );
+        }
+        std::fs::write(&results, text).unwrap();
+        if plugin_name != "upper" {
+            let expected = run(&["-j", "1"], &plugin(plugin_name), &files.paths, args);
+            let reduced = mm(&["reduce", "--plan", &planned.p(), &s(&results)]);
+            assert_eq!(reduced.assert_ok().stdout, expected.assert_ok().stdout);
+        }
+        // Taken away, then replaced by a file of another size.
+        let vpath = &files.paths[victim];
+        std::fs::remove_file(vpath).unwrap();
+        for step in ["deleted", "resized"] {
+            // The chunks next to the touching ones, and the first and last.
+            let near = |k: usize| {
+                k == 0 || k + 1 == planned.count() || touching.iter().any(|&t| t.abs_diff(k) <= 2)
+            };
+            for &k in not.iter().filter(|&&k| near(k)) {
+                let r = chunk_lines(&planned, k);
+                assert_eq!(
+                    without_ms(r.assert_ok()),
+                    before[k],
+                    "{plugin_name}: chunk {k} with input {victim} {step}"
+                );
+            }
+            for &k in &touching {
+                let r = chunk_lines(&planned, k);
+                r.assert_code(3);
+                assert!(
+                    r.stderr.contains(&format!("in{victim:03}.dat")),
+                    "{}",
+                    r.stderr
+                );
+                assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+            }
+            std::fs::write(vpath, b"another size").unwrap();
+        }
+        if plugin_name == "upper" {
+            // The staged output's ranges of the chunks run after the change
+            // hold the upper-cased bytes of the original files.
+            let staged = std::fs::read(planned.json["target"]["staged"].as_str().unwrap()).unwrap();
+            let expected = upper(&files.concat());
+            for c in planned.json["chunks"].as_array().unwrap() {
+                let (a, b) = (
+                    c["start"].as_u64().unwrap() as usize,
+                    c["end"].as_u64().unwrap() as usize,
+                );
+                assert!(staged[a..b] == expected[a..b], "chunk {c}");
+            }
+        }
+        // Back as it was (same bytes, new identity): still refused.
+        std::fs::write(vpath, &files.contents[victim]).unwrap();
+        chunk_lines(&planned, touching[0]).assert_code(3);
+        mm(&["abort", "--plan", &planned.p()]).assert_ok();
+        files.assert_unchanged();
+    }
+}
+
+#[test]
+fn run_chunk_verbose_says_how_many_inputs_it_opened() {
+    // 30 files of 1000 bytes, chunks of 3000, halo 1 (`count ab`): chunk 4
+    // is [12000, 15000), its window [11999, 15001) touches files 11..=15.
+    let files = Files::new(&[1000; 30], 5, b"ab");
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "3000"],
+        &plugin("count"),
+        &files.paths,
+        &["ab"],
+    );
+    assert_eq!(planned.json["halo"].as_u64(), Some(1));
+    let r = mm(&["-v", "run-chunk", "--plan", &planned.p(), "--chunk", "4"]);
+    r.assert_ok();
+    assert!(
+        r.stderr
+            .contains("window [11999, 15001) opened 5 of 30 inputs"),
+        "{}",
+        r.stderr
+    );
+    let r = mm(&["-v", "run-chunk", "--plan", &planned.p(), "--chunk", "0-9"]);
+    assert!(
+        r.assert_ok().stderr.contains("opened 30 of 30 inputs"),
+        "{}",
+        r.stderr
+    );
 }

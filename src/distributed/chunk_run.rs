@@ -3,9 +3,10 @@
 //! the chunks' ranges of the staged new versions, and prints one JSON line
 //! per chunk.
 //!
-//! The region is opened over the plan's inputs (after checking that each is
-//! still the file the plan saw) with its writes going to a private scratch
-//! file in `$TMPDIR`, never to a file another process reads; the views of
+//! The region is opened over the plan's inputs, of which only those the
+//! window of chunks I..J touches are opened and mapped (after checking that
+//! each is still the file the plan saw; see [`super::window`]), with its
+//! writes going to a private scratch file in `$TMPDIR`, never to a file another process reads; the views of
 //! [`ChunkPlan`] hold the chunk to the read window (chunk plus halo, halo
 //! bytes as they were before the run) and write window (the chunk) of a
 //! local parallel run. When every chunk has returned, the bytes of each
@@ -26,10 +27,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{write_atomically, Plan, TargetKind};
-use super::{check_inputs, check_plugin, sha256_file};
+use super::{check_plugin, check_some_inputs, sha256_file, window};
 use crate::error::{describe_io, Error, ErrorKind, Result};
 use crate::region::chunk::ChunkPlan;
-use crate::region::{inputs::unnamed_temp_file, open_inputs, Access, Region};
+use crate::region::{inputs::unnamed_temp_file, Access, Region};
 use crate::runtime::{chunk_seed, LogLevel, Runtime};
 
 /// `--chunk I` or `--chunk I-J`: chunks I to J, inclusive.
@@ -141,9 +142,22 @@ pub fn run_chunks(
             )
         })?;
     }
-    check_inputs(&plan)?;
-    let names: Vec<PathBuf> = plan.inputs.iter().map(|i| PathBuf::from(&i.name)).collect();
-    let inputs = open_inputs(&names, false)?;
+    // Only the inputs the window touches are checked and opened.
+    let window = window::window(&plan, range);
+    let touched = window::touched(&plan, window);
+    check_some_inputs(&plan, &touched)?;
+    let inputs = window::open_touched(&plan, &touched)?;
+    if log_level >= LogLevel::Debug {
+        eprintln!(
+            "mmhost: run-chunk {}-{}: window [{}, {}) opened {} of {} inputs",
+            range.first,
+            range.last,
+            window.0,
+            window.1,
+            touched.iter().filter(|&&t| t).count(),
+            touched.len()
+        );
+    }
     let opts = plan.run_options(log_level);
     let plugin = runtime.load_for(&plan.plugin.path, &opts)?;
     let writing = plan.target.kind != TargetKind::ReadOnly;

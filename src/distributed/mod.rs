@@ -36,7 +36,8 @@
 //! finished by recovery.
 //!
 //! Modules: [`plan`] (the document and how it is made), [`chunk_run`]
-//! (`run-chunk`), [`reduce`](mod@reduce), [`finish`] (`commit` and `abort`); `request`
+//! (`run-chunk`), [`window`] (which inputs a `run-chunk` process opens),
+//! [`reduce`](mod@reduce), [`finish`] (`commit` and `abort`); `request`
 //! (a plan's request from command-line values) and `summary` (the lines
 //! the commands print).
 
@@ -46,6 +47,7 @@ pub mod plan;
 pub mod reduce;
 mod request;
 mod summary;
+pub mod window;
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -125,7 +127,13 @@ pub(crate) fn check_plugin(plan: &Plan) -> Result<()> {
 /// Checks that every input is still the file the plan saw (same device,
 /// inode, size and modification time).
 pub(crate) fn check_inputs(plan: &Plan) -> Result<()> {
-    for input in &plan.inputs {
+    check_some_inputs(plan, &vec![true; plan.inputs.len()])
+}
+
+/// As [`check_inputs`], for the inputs `which` marks only (those a
+/// `run-chunk` window touches: see [`window`]).
+pub(crate) fn check_some_inputs(plan: &Plan, which: &[bool]) -> Result<()> {
+    for (input, _) in plan.inputs.iter().zip(which).filter(|(_, &w)| w) {
         let path = &input.path;
         let (dev, ino, size, mtime) =
             identity(path).map_err(|e| Error::input(path, describe_io(&e)))?;

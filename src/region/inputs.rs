@@ -74,6 +74,10 @@ enum Content {
         /// Device and inode when it was checked.
         id: (u64, u64),
     },
+    /// Never opened: an input outside the window of a process that runs
+    /// some chunks of a distributed run ([`InputFile::outside_window`]).
+    /// Its slot is left unplaced and no access may reach it.
+    Absent,
 }
 
 /// A descriptor of an input: the one it holds, or a new one reopened and
@@ -104,8 +108,28 @@ impl InputFile {
     pub fn file(&self) -> Option<&File> {
         match &self.content {
             Content::Open(f) => Some(f),
-            Content::Closed { .. } => None,
+            Content::Closed { .. } | Content::Absent => None,
         }
+    }
+
+    /// An input that is part of the region's layout and segment table
+    /// (`path`, `len` bytes, as a plan recorded them) but is never opened,
+    /// checked or placed: the region leaves its slot reserved and unmapped
+    /// (`PROT_NONE`, or holes of the packing file). Only for a region whose
+    /// every access is held inside a window that this input lies outside
+    /// of (the chunk views of [`super::chunk::ChunkPlan::some`]); see
+    /// `crate::distributed::window`.
+    pub fn outside_window(path: PathBuf, len: u64) -> InputFile {
+        InputFile {
+            path,
+            len,
+            content: Content::Absent,
+        }
+    }
+
+    /// Whether this input was never opened ([`InputFile::outside_window`]).
+    pub fn is_absent(&self) -> bool {
+        matches!(self.content, Content::Absent)
     }
 
     /// A descriptor of this input: the one it holds, or the path reopened
@@ -126,6 +150,12 @@ impl InputFile {
                 return Ok(FileRef::Held(f));
             }
             Content::Closed { id } => *id,
+            Content::Absent => {
+                return Err(Error::input(
+                    path,
+                    "lies outside this process's window and was not opened",
+                ))
+            }
         };
         let file = open_read_only(path)?;
         let meta = file

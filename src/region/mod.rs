@@ -295,7 +295,7 @@ impl Region {
             .slots()
             .iter()
             .zip(&self.inputs)
-            .filter(|(slot, _)| slot.placement == Placement::Mapped)
+            .filter(|(slot, f)| slot.placement == Placement::Mapped && !f.is_absent())
             .map(|(slot, f)| {
                 let (start, end) = range(slot.addr, slot.len);
                 (start, end, f.path.as_path())

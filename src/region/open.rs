@@ -199,8 +199,9 @@ impl Region {
     }
 
     /// Maps every file to its slot or copies it there (packed files; left
-    /// writable if `writable`), one input at a time: each is reopened and
-    /// checked ([`InputFile::open_checked`]), mapped or copied, and closed
+    /// writable if `writable`), except inputs outside the window
+    /// ([`InputFile::outside_window`]), whose slots stay unplaced. Files are
+    /// placed one input at a time: each is reopened and checked ([`InputFile::open_checked`]), mapped or copied, and closed
     /// again, except that a region that stages copies (`writable`) keeps its
     /// mapped inputs open, to copy them from. Sizes were fixed when the files
     /// were opened: one that grew since is mapped at its opened length (the
@@ -216,7 +217,9 @@ impl Region {
         let slots = layout.slots();
         let packed_bytes: u64 = slots
             .iter()
-            .filter(|s| s.placement == Placement::Packed)
+            .zip(inputs.iter())
+            .filter(|(s, f)| s.placement == Placement::Packed && !f.is_absent())
+            .map(|(s, _)| s)
             .map(|s| s.len)
             .sum();
         let pack = if packed_bytes > 0 {
@@ -231,6 +234,8 @@ impl Region {
             let slot = slots[i];
             match slot.placement {
                 Placement::Empty => i += 1,
+                // Outside the window: its pages stay reserved `PROT_NONE`.
+                Placement::Mapped if inputs[i].is_absent() => i += 1,
                 Placement::Mapped => {
                     let f = &inputs[i];
                     let file = f.open_checked()?;
@@ -259,8 +264,18 @@ impl Region {
                     let run = slots[i..j]
                         .iter()
                         .zip(&inputs[i..j])
-                        .filter(|(s, _)| s.len > 0);
-                    match pack.as_ref().expect("a packed slot has a pack") {
+                        // Absent inputs (outside the window) stay holes of
+                        // the packing file, or zeros.
+                        .filter(|(s, f)| s.len > 0 && !f.is_absent());
+                    if run.clone().next().is_none() {
+                        // Nothing of this run is placed: it stays `PROT_NONE`.
+                        i = j;
+                        continue;
+                    }
+                    match pack
+                        .as_ref()
+                        .expect("a packed slot with an input has a pack")
+                    {
                         Pack::File(pack, dir) => {
                             for (s, f) in run {
                                 pack_into_file(f, pack, dir, s.addr)?;

@@ -430,3 +430,80 @@ fn many_small_files_use_one_mapping() {
     assert_eq!(region.layout().mappings(), 1);
     assert_eq!(region.to_vec(), contents.concat());
 }
+
+/// A region whose inputs outside a window were never opened (they do not
+/// even exist on disk): the segment table is whole, the window's bytes are
+/// the concatenation's, reads and searches outside it are refused, writes
+/// inside the chunk land at their global offsets.
+#[test]
+fn inputs_outside_the_window_are_never_opened_nor_mapped() {
+    use super::chunk::ChunkPlan;
+    let dir = tempfile::tempdir().unwrap();
+    // Mapped, packed, mapped, packed, mapped; 1 and 2 lie outside.
+    let lens = [70_000u64, 1000, 70_000, 500, 200_000];
+    let (paths, contents) = make_files(dir.path(), &lens, &mut Rng(77));
+    let model = contents.concat();
+    let size = model.len() as u64;
+    let (gone_lo, gone_hi) = (70_000u64, 141_000u64);
+    for p in &paths[1..3] {
+        std::fs::remove_file(p).unwrap();
+    }
+    let bounds = vec![0, 69_000, 141_500, size];
+    let halo = 100;
+    for (writable, chunk) in [(false, 0usize), (false, 2), (true, 0), (true, 2)] {
+        let mut present = open_inputs(&[paths[0].clone()], false).unwrap();
+        present.extend(open_inputs(&paths[3..], false).unwrap());
+        let mut present = present.into_iter();
+        let inputs: Vec<InputFile> = paths
+            .iter()
+            .zip(lens)
+            .enumerate()
+            .map(|(i, (p, len))| match i {
+                1 | 2 => InputFile::outside_window(p.clone(), len),
+                _ => present.next().unwrap(),
+            })
+            .collect();
+        assert!(inputs[1].is_absent() && !inputs[0].is_absent());
+        let access = if writable {
+            let out = inputs::unnamed_temp_file(dir.path()).unwrap();
+            Access::Output(out, dir.path().join("out"))
+        } else {
+            Access::ReadOnly
+        };
+        let region = Region::open(inputs, access).unwrap();
+        assert_eq!(region.size(), size);
+        let starts: Vec<u64> = region.segments().iter().map(|s| s.start).collect();
+        assert_eq!(starts, vec![0, 70_000, 71_000, 141_000, 141_500]);
+        // Only the present mapped inputs (0 and 4) are listed for SIGBUS.
+        assert_eq!(region.file_mappings().len(), 2);
+        let plan = ChunkPlan::some(region, bounds.clone(), halo, chunk, chunk).unwrap();
+        let view = plan.next().unwrap();
+        let (lo, hi) = (
+            bounds[chunk].saturating_sub(halo),
+            (bounds[chunk + 1] + halo).min(size),
+        );
+        assert!(hi <= gone_lo || lo >= gone_hi);
+        let got = view.read_view(lo as i64, hi - lo).unwrap();
+        let mut bytes = vec![0u8; got.len()];
+        // SAFETY: the view (and so the region and its snapshots) is alive,
+        // and nothing writes the window until the copy is done.
+        unsafe { got.copy_to(&mut bytes) };
+        assert!(bytes == model[lo as usize..hi as usize]);
+        assert!(view.read_view(gone_lo as i64, 10).is_err());
+        assert!(view.find(b"x", gone_lo, gone_hi, 10).is_err());
+        let (a, b) = (bounds[chunk], bounds[chunk + 1]);
+        if writable {
+            let ones = vec![1u8; (b - a) as usize];
+            view.write(a as i64, &ones).unwrap();
+        }
+        drop(view);
+        let region = plan.into_region().unwrap();
+        let mut back = vec![0u8; (b - a) as usize];
+        region.read_into(a, &mut back);
+        if writable {
+            assert!(back.iter().all(|&x| x == 1));
+        } else {
+            assert!(back == model[a as usize..b as usize]);
+        }
+    }
+}

@@ -36,7 +36,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 ///
 /// A duration too long for [`Duration`] (hundreds of billions of years)
 /// saturates at [`Duration::MAX`]: it means "no limit", on the command line
-/// and in a job file alike (see [`saturating_secs`]).
+/// and in a job file alike (see `saturating_secs`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s

@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 /// The WIT of the world plugins implement, built into the binary.
 pub const WIT_SOURCE: &str = include_str!("../../wit/mmhost.wit");
 
-/// The least time a run's timeout gives compiling (1 s): see [`compile`].
+/// The least time a run's timeout gives compiling (1 s): a shorter timeout
+/// still lets a plugin load from the cache and run into its own limit.
 pub const MIN_COMPILE_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Reads, wraps if needed, and compiles the plugin at `path`. With `notice`,

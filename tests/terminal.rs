@@ -315,7 +315,7 @@ fn file_names_are_quoted_everywhere() {
     assert_clean("stderr", r.stderr.as_bytes());
     assert!(
         r.stderr
-            .starts_with(&format!("mmhost: error: {q}: same file as {q} (input 1)")),
+            .starts_with(&format!("mmhost: error: {q}: same file as {q}; a file may be named")),
         "{}",
         r.stderr
     );

@@ -135,6 +135,18 @@ fn zipinfo_equals_unzip_z1_of_the_whole_archive() {
         })
         .collect();
     assert_eq!(archives.len(), 3);
+    // A self-extractor: 5,000 bytes of stub in front shift every offset;
+    // unzip warns on stderr and lists the same names.
+    let mut sfx = vec![0x7f_u8; 5000];
+    sfx.extend(std::fs::read(d.join("many.zip")).unwrap());
+    std::fs::write(d.join("sfx.zip"), &sfx).unwrap();
+    let want = tool(d, "unzip", &["-Z1", "sfx.zip"], None);
+    assert!(want.stdout.len() > 3000, "{}", want.stderr);
+    let pieces = split(d, "sfx.zip", 300_000, "piece.");
+    let got = run(d, "zipinfo", &pieces, &[]);
+    got.assert_ok();
+    assert_eq!(got.stdout_str(), want.stdout_str(), "self-extractor");
+    remove(d, &pieces);
     for (name, cd, eocd) in &archives {
         let want = tool(d, "unzip", &["-Z1", name], None);
         want.assert_ok();
@@ -189,6 +201,21 @@ fn zipinfo_errors_name_the_offset_and_leave_the_pieces_alone() {
         "{}",
         got.stderr
     );
+    // An archive with no entries: unzip -Z1 exits 1 too.
+    tool(
+        d,
+        "python3",
+        &[
+            "-c",
+            "import zipfile; zipfile.ZipFile('empty.zip', 'w').close()",
+        ],
+        None,
+    )
+    .assert_ok();
+    tool(d, "unzip", &["-Z1", "empty.zip"], None).assert_code(1);
+    let got = run(d, "zipinfo", &["empty.zip".to_string()], &[]);
+    got.assert_code(1);
+    assert!(got.stderr.contains("Empty zipfile."), "{}", got.stderr);
     // Not a ZIP archive at all, and an argument it does not take.
     std::fs::write(d.join("text"), b"just text\n").unwrap();
     let got = run(d, "zipinfo", &["text".to_string()], &[]);

@@ -165,7 +165,7 @@ fn entries(h: &Header, lba: u64) -> Result<Vec<u8>, String> {
     let at = h
         .entries_lba
         .checked_mul(SECTOR)
-        .filter(|a| a + len <= region::size());
+        .filter(|a| a.checked_add(len).is_some_and(|e| e <= region::size()));
     let Some(at) = at else {
         return Err(format!(
             "the GPT header at LBA {lba} puts its partition entries at LBA {}, past the end",
@@ -218,7 +218,7 @@ fn gpt(size: u64) -> Result<Table, String> {
         parts.push(Part {
             number: i as u64 + 1,
             start: first,
-            size: (last + 1).saturating_sub(first),
+            size: last.saturating_add(1).saturating_sub(first),
             ty: guid(&ent[..16]),
             uuid: Some(guid(&ent[16..32])),
             name: (!name.is_empty()).then_some(name),

@@ -186,6 +186,13 @@ impl Plugin for Zipinfo {
         // end record starts.
         let shift = d.end - start;
         let cd_at = d.offset + shift;
+        if d.entries == 0 {
+            // unzip -Z1 says so too, and exits 1.
+            return Err(format!(
+                "zipinfo: Empty zipfile. (the end record before offset {} lists no entries)",
+                d.end
+            ));
+        }
         let cd = read_range(cd_at, d.size)?;
         let mut out = Vec::new();
         let mut p = 0usize;

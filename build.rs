@@ -21,6 +21,8 @@ const BUILTINS: &[&str] = &[
     "grep",
     "xxd",
     "replace",
+    "zipinfo",
+    "partitions",
     "upper",
     "checksum",
     "count",

@@ -17,10 +17,12 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # (a missing one fails those tests, it is never skipped). wc, grep,
 # sha256sum, xargs and python3 come with the base system.
 missing=()
-for tool in xxd; do
+for tool in xxd unzip zip sfdisk; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
+    # sfdisk comes in the Debian package fdisk.
+    missing=("${missing[@]/#sfdisk/fdisk}")
     apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
 

@@ -86,6 +86,34 @@ number of replacements. Writes: run it with --in-place (all files change
 together or none), --output or --output-dir. Serial.",
     },
     Builtin {
+        name: "zipinfo",
+        usage: "",
+        summary: "member names of a ZIP archive given in pieces, as `unzip -Z1` (zip64 too)",
+        help: "\
+Prints the name of each member of the ZIP archive that the inputs make when
+concatenated (an archive cut with `split -b`, say), one a line, byte for byte
+as `unzip -Z1 ARCHIVE`: the end-of-central-directory record is found from the
+end (the last 64 KiB + 22 bytes), zip64 archives are read through their zip64
+end record, and the central directory may straddle pieces. Errors name the
+offset. Serial.",
+    },
+    Builtin {
+        name: "partitions",
+        usage: "[--json]",
+        summary: "partitions of a disk image given in pieces (MBR, GPT), as `sfdisk --json`",
+        help: "\
+Lists the partitions of the disk image that the inputs make when concatenated
+(512-byte sectors): MBR (dos; logical partitions too) or GPT. GPT: both
+headers' CRC32 and the entries' CRC32 are checked; the backup header is read
+from the last sector; a damaged primary header falls back to the backup with
+a warning, as gdisk does. --json prints what `sfdisk --json IMAGE` prints
+(device and node names are those of the first piece). Without it, one line
+per partition, fields separated by one space:
+  gpt: NUMBER START SIZE TYPE-GUID PARTITION-GUID NAME   (NAME may be empty)
+  dos: NUMBER START SIZE TYPE BOOT   (TYPE in hex as `83`, BOOT `*` or `-`)
+START and SIZE in sectors. Serial.",
+    },
+    Builtin {
         name: "upper",
         usage: "",
         summary: "ASCII-uppercases the region in place (needs -i or -o)",

@@ -86,6 +86,19 @@ number of replacements. Writes: run it with --in-place (all files change
 together or none), --output or --output-dir. Serial.",
     },
     Builtin {
+        name: "redact",
+        usage: "REGEX",
+        summary: "replaces each match of REGEX with as many X bytes, line by line as sed",
+        help: "\
+Replaces every match of REGEX with as many `X` bytes as it has (sizes never
+change), line by line as sed works: a match never includes a newline, and
+lines never span files. Equals Python's re.sub with that replacement on each
+line. REGEX: the regex crate's syntax on bytes (ASCII classes). With
+--in-place (all files together or none), --output or --output-dir it writes
+and prints the number of matches; without, it prints the redacted text on
+stdout. Serial: lines have no length bound, so chunks cannot split cleanly.",
+    },
+    Builtin {
         name: "upper",
         usage: "",
         summary: "ASCII-uppercases the region in place (needs -i or -o)",

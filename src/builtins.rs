@@ -50,7 +50,8 @@ wide as the digits of the total size. Parallel: chunks count on every core.",
 Prints `HASH  NAME` for each input file, as `sha256sum FILE...` does (names
 with a backslash or newline are escaped as sha256sum escapes them). With
 --region, one line `HASH  -`: the digest of the concatenation, as
-`cat FILE... | sha256sum`. Serial: SHA-256 is a chain over the bytes.",
+`cat FILE... | sha256sum`. The host computes each digest (region.digest,
+with the CPU's SHA instructions). Serial: SHA-256 is a chain over the bytes.",
     },
     Builtin {
         name: "grep",

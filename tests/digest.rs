@@ -25,13 +25,16 @@ fn coreutils_sha256(data: &[u8]) -> String {
     String::from_utf8(o.stdout).unwrap()[..64].to_string()
 }
 
+/// A digest call (at, len) and the range it resolves to, or `None` where it
+/// is out of range.
+type Case = (i64, u64, Option<(usize, usize)>);
+
 #[test]
 fn digest_equals_sha256sum_of_the_range_and_checks_bounds_as_read() {
     let files = Files::new(&[1000, 0, 70_000, 5], 3, TEXTISH);
     let data = files.concat();
     let size = data.len() as i64;
-    // (at, len, the range it resolves to, or None: out of range)
-    let cases: Vec<(i64, u64, Option<(usize, usize)>)> = vec![
+    let cases: Vec<Case> = vec![
         (0, size as u64, Some((0, size as usize))),
         (990, 200, Some((990, 1190))), // across the empty file's boundary
         (-5, 5, Some((size as usize - 5, size as usize))),

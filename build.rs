@@ -21,6 +21,7 @@ const BUILTINS: &[&str] = &[
     "grep",
     "xxd",
     "replace",
+    "redact",
     "zipinfo",
     "partitions",
     "upper",

@@ -50,7 +50,8 @@ wide as the digits of the total size. Parallel: chunks count on every core.",
 Prints `HASH  NAME` for each input file, as `sha256sum FILE...` does (names
 with a backslash or newline are escaped as sha256sum escapes them). With
 --region, one line `HASH  -`: the digest of the concatenation, as
-`cat FILE... | sha256sum`. Serial: SHA-256 is a chain over the bytes.",
+`cat FILE... | sha256sum`. The host computes each digest (region.digest,
+with the CPU's SHA instructions). Serial: SHA-256 is a chain over the bytes.",
     },
     Builtin {
         name: "grep",
@@ -84,6 +85,19 @@ Replaces every occurrence of OLD with NEW in the concatenation, as Python's
 too. OLD and NEW must have the same length (sizes never change). Prints the
 number of replacements. Writes: run it with --in-place (all files change
 together or none), --output or --output-dir. Serial.",
+    },
+    Builtin {
+        name: "redact",
+        usage: "REGEX",
+        summary: "replaces each match of REGEX with as many X bytes, line by line as sed",
+        help: "\
+Replaces every match of REGEX with as many `X` bytes as it has (sizes never
+change), line by line as sed works: a match never includes a newline, and
+lines never span files. Equals Python's re.sub with that replacement on each
+line. REGEX: the regex crate's syntax on bytes (ASCII classes). With
+--in-place (all files together or none), --output or --output-dir it writes
+and prints the number of matches; without, it prints the redacted text on
+stdout. Serial: lines have no length bound, so chunks cannot split cleanly.",
     },
     Builtin {
         name: "zipinfo",

@@ -324,7 +324,7 @@ fn big_partials_plugin(dir: &Path) -> PathBuf {
     (i32.store (i32.const 72) (i32.const 0))
     (i32.const 64))
 )"#;
-    let wit = std::fs::read_to_string(root().join("wit/mmhost.wit")).unwrap();
+    let wit = std::fs::read_to_string(root().join("wit/history/mmhost@0.1.2.wit")).unwrap();
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve.push_str("mmhost.wit", &wit).unwrap();
     let world = resolve.select_world(&[pkg], Some("parallel")).unwrap();

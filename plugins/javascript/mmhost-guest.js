@@ -16,9 +16,9 @@
 // err(its message) and logs any other exception at error level before the
 // trap (mmhost exit code 5), as a Rust panic does.
 
-import * as wit from 'mmhost:plugin/region@0.1.2';
-import { log as hostLog, progress as hostProgress } from 'mmhost:plugin/host@0.1.2';
-import { emit as hostEmit } from 'mmhost:plugin/output@0.1.2';
+import * as wit from 'mmhost:plugin/region@0.1.3';
+import { log as hostLog, progress as hostProgress } from 'mmhost:plugin/host@0.1.3';
+import { emit as hostEmit } from 'mmhost:plugin/output@0.1.3';
 
 /** Bytes per chunk: 1 MiB, as in the Rust library. */
 export const DEFAULT_CHUNK = 1 << 20;

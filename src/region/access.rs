@@ -6,7 +6,7 @@
 //! region and a chunk (the read window, the write bounds, the halo
 //! snapshots) lives in the implementations, next to the data they guard.
 
-use super::{AccessError, ReadView, Region, Segment, WriteError};
+use super::{AccessError, DigestAlgorithm, ReadView, Region, Segment, WriteError};
 
 /// Bounds-checked access to a region's bytes at global offsets (negative
 /// ones count from the end). Every failure is an [`AccessError`] (or a
@@ -73,6 +73,14 @@ pub trait RegionAccess {
         end: u64,
         limit: u32,
     ) -> Result<Vec<u64>, AccessError>;
+
+    /// The digest of the `len` bytes at `at`; see `digest` in the WIT.
+    ///
+    /// # Errors
+    /// [`AccessError::OutOfRange`] outside the readable range (any `len` is
+    /// allowed: nothing is allocated).
+    fn digest(&self, algorithm: DigestAlgorithm, at: i64, len: u64)
+        -> Result<Vec<u8>, AccessError>;
 }
 
 /// The whole region. Its inherent methods of the same names are the ones
@@ -108,6 +116,14 @@ impl RegionAccess for Region {
         limit: u32,
     ) -> Result<Vec<u64>, AccessError> {
         Region::find(self, pattern, start, end, limit)
+    }
+    fn digest(
+        &self,
+        algorithm: DigestAlgorithm,
+        at: i64,
+        len: u64,
+    ) -> Result<Vec<u8>, AccessError> {
+        Region::digest(self, algorithm, at, len)
     }
 }
 
@@ -149,6 +165,18 @@ impl RegionAccess for Detached {
         Err(AccessError::OutOfRange(super::OutOfRange {
             at: i64::try_from(start).unwrap_or(i64::MAX),
             len: end.saturating_sub(start),
+            size: 0,
+        }))
+    }
+    fn digest(
+        &self,
+        _algorithm: DigestAlgorithm,
+        at: i64,
+        len: u64,
+    ) -> Result<Vec<u8>, AccessError> {
+        Err(AccessError::OutOfRange(super::OutOfRange {
+            at,
+            len,
             size: 0,
         }))
     }

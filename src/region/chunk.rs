@@ -27,8 +27,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::digest::digest_slices;
 use super::find::{check_find, find_in};
-use super::{AccessError, ReadView, Region, RegionAccess, Segment, WriteError};
+use super::{AccessError, DigestAlgorithm, ReadView, Region, RegionAccess, Segment, WriteError};
 use crate::region::layout::OutOfRange;
 
 /// The largest halo a plugin may ask for (1 MiB): bounds the snapshot memory
@@ -383,5 +384,19 @@ impl RegionAccess for ChunkView {
         self.check_window(i64::try_from(start).unwrap_or(i64::MAX), start, end)?;
         let slices = self.slices(start, end);
         Ok(find_in(&slices, pattern, start, end, limit as usize))
+    }
+
+    /// As [`Region::digest`], inside the window.
+    fn digest(
+        &self,
+        algorithm: DigestAlgorithm,
+        at: i64,
+        len: u64,
+    ) -> Result<Vec<u8>, AccessError> {
+        let start = self.region().resolve(at, len)?;
+        self.check_window(at, start, start + len)?;
+        let out = digest_slices(algorithm, &self.slices(start, start + len));
+        self.region().count_read(len);
+        Ok(out)
     }
 }

@@ -93,6 +93,7 @@ mod access;
 pub mod chunk;
 mod copy;
 mod describe;
+mod digest;
 pub use describe::layout_text;
 mod find;
 pub mod inputs;
@@ -111,6 +112,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 pub use access::{Detached, RegionAccess};
+pub use digest::DigestAlgorithm;
 pub use inputs::{open_inputs, FileRef, InputFile};
 pub use layout::{Layout, LayoutParams, OutOfRange, Placement};
 use map::Reservation;

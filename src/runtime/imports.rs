@@ -21,7 +21,7 @@ use super::view::View;
 use super::{LogLevel, MAX_LOG_LINES, MAX_LOG_MESSAGE, REGION_INTERFACE};
 use crate::error::Error;
 use crate::progress::ProgressState;
-use crate::region::{AccessError, WriteError};
+use crate::region::{AccessError, DigestAlgorithm, WriteError};
 
 /// Per-run state reachable from host functions.
 pub struct HostState {
@@ -187,6 +187,22 @@ pub(super) fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             let state = store.data();
             let found = state.view.access().find(pattern, start, end, limit);
             Ok((found.map_err(Into::into),))
+        },
+    )?;
+    inst.func_wrap(
+        "digest",
+        |store: StoreContextMut<'_, HostState>,
+         (algorithm, at, len): (wit_region::DigestAlgorithm, i64, u64)|
+         -> Res<Vec<u8>> {
+            let algorithm = match algorithm {
+                wit_region::DigestAlgorithm::Sha256 => DigestAlgorithm::Sha256,
+            };
+            let state = store.data();
+            let got = state.view.access().digest(algorithm, at, len);
+            if got.is_ok() {
+                state.progress.add_read(len);
+            }
+            Ok((got.map_err(Into::into),))
         },
     )?;
     inst.func_wrap(

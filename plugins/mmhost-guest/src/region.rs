@@ -86,6 +86,18 @@ pub fn find(pattern: &[u8], range: Range<u64>, limit: u32) -> Result<Vec<u64>, R
         .map_err(|e| RegionError::from_wit(e, range.end.saturating_sub(range.start), 0))
 }
 
+/// A hash function the host computes for [`digest`].
+pub use wit::DigestAlgorithm;
+
+/// The digest of the `len` bytes at `at` (negative: from the end), computed
+/// by the host over the mapping with the CPU's hash instructions where it
+/// has them: nothing is copied into the plugin but the digest (32 bytes for
+/// SHA-256). The whole range must lie inside the region (inside a chunk, its
+/// read window); any `len` is allowed. Needs a host of WIT 0.1.3 or later.
+pub fn digest(algorithm: DigestAlgorithm, at: i64, len: u64) -> Result<Vec<u8>, RegionError> {
+    wit::digest(algorithm, at, len).map_err(|e| RegionError::from_wit(e, len, 0))
+}
+
 /// Iterates over the whole region in chunks of [`DEFAULT_CHUNK`] bytes.
 ///
 /// Use the builder methods of [`Chunks`] to change the chunk size, add an

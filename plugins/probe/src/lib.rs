@@ -10,6 +10,7 @@
 //! - `fill AT LEN BYTE` (BYTE in hex) -> `ok` or `err ...`
 //! - `locate SEG DELTA` -> `ok OFFSET` or `err ...`
 //! - `find HEX START END LIMIT` -> `ok OFFSET...` or `err ...`
+//! - `digest AT LEN` -> `ok HEX` (the host's SHA-256 of the range) or `err ...`
 //! - `readloop N`: logs `readloop started`, then reads the whole region N
 //!   times over in 64 KiB chunks (for tests that change the files meanwhile);
 //!   -> `readloop N` (the rounds done) or `err ...`
@@ -219,6 +220,14 @@ fn run_ops(args: Vec<String>) -> Result<String, String> {
                         let hits: Vec<String> = hits.iter().map(u64::to_string).collect();
                         line(format!("ok {}", hits.join(" ")).trim_end());
                     }
+                    Err(e) => line(&describe(e)),
+                }
+            }
+            "digest" => {
+                let at: i64 = num(&mut args, "AT")?;
+                let len: u64 = num(&mut args, "LEN")?;
+                match region::digest(region::DigestAlgorithm::Sha256, at, len) {
+                    Ok(b) => line(&format!("ok {}", hex(&b))),
                     Err(e) => line(&describe(e)),
                 }
             }

@@ -314,8 +314,9 @@ fn file_names_are_quoted_everywhere() {
     r.assert_code(3);
     assert_clean("stderr", r.stderr.as_bytes());
     assert!(
-        r.stderr
-            .starts_with(&format!("mmhost: error: {q}: same file as {q}; a file may be named")),
+        r.stderr.starts_with(&format!(
+            "mmhost: error: {q}: same file as {q}; a file may be named"
+        )),
         "{}",
         r.stderr
     );

@@ -273,7 +273,8 @@ struct PlanArgs {
     /// what would change.
     #[arg(long)]
     dry_run: bool,
-    /// Cap on the plugin's linear memory [default: 256M].
+    /// Cap on each plugin instance's memories and tables together
+    /// [default: 256M].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<u64>,
     /// Stop each run-chunk (and reduce) process's plugin after this long.
@@ -282,8 +283,9 @@ struct PlanArgs {
     /// Fuel limit; a run with fuel is not split (one chunk).
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
-    /// Chunk size [default: 256M].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    /// Chunk size [default: 256M]; grown so that a plan has at most 16,384
+    /// chunks.
+    #[arg(long, value_name = "SIZE", value_parser = mmhost::runtime::parse_chunk_size)]
     chunk_size: Option<u64>,
     /// In writing runs, chunk boundaries fall on multiples of SIZE within
     /// each written file, so no two chunks write one block [default: 4K].

@@ -1015,3 +1015,29 @@ fn run_chunk_verbose_says_how_many_inputs_it_opened() {
         r.stderr
     );
 }
+
+#[test]
+fn a_tiny_chunk_size_is_bounded_and_zero_is_refused() {
+    // As a local run: `--chunk-size 1` grows to keep at most 16,384 chunks
+    // (a byte a chunk over 1 MiB would be a million), and 0 is a usage error.
+    let files = Files::new(&[1 << 20], 5, b"aab");
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "1"],
+        &plugin("count"),
+        &files.paths,
+        &["ab"],
+    );
+    assert!(planned.count() <= 16 << 10, "{} chunks", planned.count());
+    assert!(planned.count() > 1);
+    let r = try_plan(
+        dir.path(),
+        &["--chunk-size", "0"],
+        &plugin("count"),
+        &files.paths,
+        &["ab"],
+    );
+    r.assert_code(2);
+    mm(&["abort", "--plan", &planned.p()]).assert_ok();
+}

@@ -479,7 +479,13 @@ pub fn make_plan(
         drop(region);
         halo?
     };
-    let chunk = req.chunk_size.unwrap_or(DEFAULT_CHUNK).max(1);
+    // Bounded as a local run's: at most `MAX_CHUNKS` chunks (`--chunk-size 1`
+    // on a large region would otherwise plan billions of them).
+    let chunk = crate::runtime::parallel::bounded_chunk_size(
+        size,
+        req.chunk_size.unwrap_or(DEFAULT_CHUNK),
+        halo.unwrap_or(0),
+    );
     let (halo, bounds) = match halo {
         Some(h) if size > chunk => {
             let files: Vec<(u64, u64)> = match req.target {

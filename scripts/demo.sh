@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine (the wasm target), builds mmhost and the reference
+# Sets up a fresh machine (the wasm target), builds mmhost (with its built-in
+# plugins) and the reference
 # plugins, makes sample data and runs mmhost over it, checking each result
 # against a standard tool.
 set -euo pipefail
@@ -50,6 +51,14 @@ cat "${FILES[@]}" | tail -c 40 | od -c | head -3
 echo "== mmhost run -o upper.txt upper.wasm (and tr a-z A-Z)"
 "$M" run -o "$S/upper.txt" "$P/upper.wasm" "${FILES[@]}"
 cat "${FILES[@]}" | tr a-z A-Z | cmp - "$S/upper.txt" && echo "identical"
+
+echo "== mmhost run wc (a built-in, by name) and LC_ALL=C wc"
+"$M" run wc "${FILES[@]}"
+LC_ALL=C wc "${FILES[@]}"
+
+echo "== mmhost run sha256sum (a built-in; the host computes the digest) and sha256sum"
+"$M" run sha256sum "${FILES[@]}"
+sha256sum "${FILES[@]}"
 
 echo "== mmhost run --job examples/count-errors.json (three steps from a JSON job file)"
 "$M" run --job examples/count-errors.json

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (the wasm target), builds mmhost (with its built-in
-# plugins) and the reference
-# plugins, makes sample data and runs mmhost over it, checking each result
-# against a standard tool.
+# plugins) and the reference plugins, makes sample data and runs mmhost over
+# it, checking each result against a standard tool.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -116,31 +116,8 @@ impl ChunkPlan {
             .map(|k| k * chunk_size)
             .collect();
         bounds.push(size);
-        let snapshots = if region.writable() && halo > 0 {
-            bounds
-                .iter()
-                .enumerate()
-                .map(|(k, &b)| {
-                    (k > 0 && b < size).then(|| {
-                        let start = b.saturating_sub(halo);
-                        let end = (b + halo).min(size);
-                        let mut bytes = vec![0u8; (end - start) as usize];
-                        region.read_into(start, &mut bytes);
-                        Arc::new(Snapshot { start, bytes })
-                    })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok(ChunkPlan {
-            region: Arc::new(SharedRegion(region)),
-            last: bounds.len() - 1,
-            bounds,
-            halo,
-            snapshots,
-            next: AtomicUsize::new(0),
-        })
+        let last = bounds.len() - 2;
+        ChunkPlan::some(region, bounds, halo, 0, last)
     }
 
     /// A plan over `region` cut at `bounds` (`0 = b0 < b1 < ... = size`:

@@ -19,10 +19,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::parallel_bindings::exports::mmhost::plugin::chunked::Chunk;
 use super::parallel_bindings::Parallel;
 use super::Watchdog;
-use super::{take_region, wasi, Host, Plugin, RunOptions, RunResult, Runtime, StoreCtx, View};
+use super::{take_region, Host, Plugin, RunOptions, RunResult, Runtime, StoreCtx, View};
 use crate::error::{Error, ErrorKind, Result};
 use crate::region::chunk::{ChunkPlan, MAX_HALO};
 use crate::region::Region;
@@ -133,28 +132,8 @@ impl Runtime {
         while let Some(view) = plan.next() {
             let started = Instant::now();
             let before = plan.stats();
-            let (index, count, start, end, halo) = view.bounds();
-            let data = store.data_mut();
-            data.view = View::Chunk(view);
-            data.out = out(index)?;
-            if let Some(seed) = opts.random_seed {
-                data.wasi = wasi::sandboxed(&data.terminal, Some(chunk_seed(seed, index)));
-            }
-            let chunk = Chunk {
-                index,
-                count,
-                start,
-                end,
-                halo,
-            };
-            store.data_mut().calling = super::abi::Export::RunChunk;
-            let called = chunked.call_run_chunk(&mut store, &opts.args, chunk);
-            let result = ctx.settle(called, &mut store);
-            let data = store.data_mut();
-            data.view = View::Detached;
-            // Dropping the chunk's writer closes it.
-            data.out = Box::new(io::sink());
-            let partial = result?;
+            let index = view.bounds().0;
+            let partial = super::parallel::run_chunk(&ctx, chunked, &mut store, view, out(index)?)?;
             done.push(ChunkDone {
                 index,
                 partial,

@@ -309,27 +309,15 @@ fn worker(
     };
     let chunked = inst.mmhost_plugin_chunked();
     while let Some(view) = plan.next() {
-        let (index, count, start, end, halo) = view.bounds();
-        let k = index as usize;
-        store.data_mut().view = View::Chunk(view);
-        store.data_mut().out = Box::new(ChunkOut {
+        let k = view.bounds().0 as usize;
+        let out = Box::new(ChunkOut {
             ordered: ordered.clone(),
             index: k,
         });
-        let chunk = Chunk {
-            index,
-            count,
-            start,
-            end,
-            halo,
-        };
-        store.data_mut().calling = super::abi::Export::RunChunk;
-        let called = chunked.call_run_chunk(&mut store, &ctx.opts.args, chunk);
-        let result = ctx.settle(called, &mut store).and_then(|partial: Vec<u8>| {
+        let result = run_chunk(ctx, chunked, &mut store, view, out).and_then(|partial| {
             kept.keep(&ctx.plugin.name, k, partial.len())?;
             Ok(partial)
         });
-        store.data_mut().view = View::Detached;
         match result {
             Ok(partial) => {
                 ordered.finish(k);
@@ -483,6 +471,42 @@ impl Write for ChunkOut {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Runs the chunk `view` in `store`'s instance: the chunk's view and its
+/// output writer `out` put in place (and, for a distributed run, WASI's
+/// randomness seeded from the chunk's index), `run-chunk` called and its
+/// result settled, then the view detached and the writer dropped (which
+/// closes it). The one way a chunk runs, in a local parallel run and in
+/// `mmhost run-chunk`.
+pub(super) fn run_chunk(
+    ctx: &StoreCtx<'_>,
+    chunked: &super::parallel_bindings::exports::mmhost::plugin::chunked::Guest,
+    store: &mut wasmtime::Store<HostState>,
+    view: crate::region::chunk::ChunkView,
+    out: Box<dyn Write + Send>,
+) -> Result<Vec<u8>> {
+    let (index, count, start, end, halo) = view.bounds();
+    let data = store.data_mut();
+    data.view = View::Chunk(view);
+    data.out = out;
+    if let Some(seed) = ctx.opts.random_seed {
+        data.wasi = super::wasi::sandboxed(&data.terminal, Some(super::chunk_seed(seed, index)));
+    }
+    data.calling = super::abi::Export::RunChunk;
+    let chunk = Chunk {
+        index,
+        count,
+        start,
+        end,
+        halo,
+    };
+    let called = chunked.call_run_chunk(&mut *store, &ctx.opts.args, chunk);
+    let result = ctx.settle(called, store);
+    let data = store.data_mut();
+    data.view = View::Detached;
+    data.out = Box::new(io::sink());
+    result
 }
 
 #[cfg(test)]

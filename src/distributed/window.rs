@@ -7,7 +7,7 @@
 //! outside that window. So on a run over 100,000 files a chunk task need not
 //! open, check and map them all: the inputs whose bytes intersect the window
 //! are opened and checked against the plan; every other input enters the
-//! region as [`InputFile::outside_window`], with the plan's name and length,
+//! region as `InputFile::outside_window`, with the plan's name and length,
 //! so the plugin still sees the whole region's size and segment table at
 //! the same global offsets, while its slot stays reserved but unmapped.
 //!

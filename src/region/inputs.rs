@@ -75,7 +75,7 @@ enum Content {
         id: (u64, u64),
     },
     /// Never opened: an input outside the window of a process that runs
-    /// some chunks of a distributed run ([`InputFile::outside_window`]).
+    /// some chunks of a distributed run (`InputFile::outside_window`).
     /// Its slot is left unplaced and no access may reach it.
     Absent,
 }
@@ -119,7 +119,11 @@ impl InputFile {
     /// every access is held inside a window that this input lies outside
     /// of (the chunk views of [`super::chunk::ChunkPlan::some`]); see
     /// `crate::distributed::window`.
-    pub fn outside_window(path: PathBuf, len: u64) -> InputFile {
+    ///
+    /// Crate-private on purpose: a safe [`Region::read`](super::Region::read)
+    /// of such a slot would fault, so only code that holds every access
+    /// inside a window (`run-chunk`) may build one.
+    pub(crate) fn outside_window(path: PathBuf, len: u64) -> InputFile {
         InputFile {
             path,
             len,
@@ -127,7 +131,7 @@ impl InputFile {
         }
     }
 
-    /// Whether this input was never opened ([`InputFile::outside_window`]).
+    /// Whether this input was never opened (`InputFile::outside_window`).
     pub fn is_absent(&self) -> bool {
         matches!(self.content, Content::Absent)
     }

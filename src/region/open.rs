@@ -200,7 +200,7 @@ impl Region {
 
     /// Maps every file to its slot or copies it there (packed files; left
     /// writable if `writable`), except inputs outside the window
-    /// ([`InputFile::outside_window`]), whose slots stay unplaced. Files are
+    /// (`InputFile::outside_window`), whose slots stay unplaced. Files are
     /// placed one input at a time: each is reopened and checked ([`InputFile::open_checked`]), mapped or copied, and closed
     /// again, except that a region that stages copies (`writable`) keeps its
     /// mapped inputs open, to copy them from. Sizes were fixed when the files

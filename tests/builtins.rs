@@ -11,30 +11,10 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{mmhost, Rng, Run};
+use common::{mmhost, tool, Rng, Run};
 use sha2::{Digest, Sha256};
-
-/// Runs a standard tool in `dir` with `LC_ALL=C`; panics (fails) if it is
-/// not installed.
-fn tool(dir: &Path, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut c = Command::new(program);
-    c.current_dir(dir).env("LC_ALL", "C").args(args);
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap_or_else(|e| {
-        panic!("{program} is needed by this test and could not run ({e}); install it (scripts/test.sh does)")
-    });
-    if let Some(data) = stdin {
-        child.stdin.take().unwrap().write_all(data).unwrap();
-    }
-    child.wait_with_output().unwrap().into()
-}
 
 /// `mmhost ARGS...` in `dir`.
 fn mm(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {

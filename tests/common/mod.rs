@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 /// The mmhost binary under test.
@@ -278,3 +278,23 @@ pub fn lang_required(lang: &str) -> bool {
         .is_ok_and(|v| v.split(',').map(str::trim).any(|l| l == "all" || l == lang))
 }
 pub mod sparse100k;
+
+/// Runs a standard tool in `dir` with `LC_ALL=C`; panics (fails) if it is
+/// not installed.
+pub fn tool(dir: &Path, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut c = Command::new(program);
+    c.current_dir(dir).env("LC_ALL", "C").args(args);
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap_or_else(|e| {
+        panic!("{program} is needed by this test and could not run ({e}); install it (scripts/test.sh does)")
+    });
+    if let Some(data) = stdin {
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), data).unwrap();
+    }
+    child.wait_with_output().unwrap().into()
+}

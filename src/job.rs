@@ -376,6 +376,7 @@ impl Job {
             step_report.stats = Stats {
                 bytes_read: after.bytes_read - before.bytes_read,
                 bytes_written: after.bytes_written - before.bytes_written,
+                bytes_scanned: after.bytes_scanned - before.bytes_scanned,
             };
             report.stats = after;
             let result = result.and_then(|text| {

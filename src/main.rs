@@ -473,7 +473,8 @@ fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<
             .or(args.plugin.as_ref())
             .map(|p| p.as_path()),
     );
-    let bar = Bar::start(progress, show, label);
+    let mut bar = Bar::start(progress, show, label);
+    bar.set_end_line(args.report.is_some() && args.report_file.is_none());
     let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
     let executed = job.execute_into(&runtime, out, &mut |r| report_recovery(r, level), report);
     drop(bar);

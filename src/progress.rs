@@ -4,10 +4,17 @@
 //! The runtime only stores numbers into atomics (a relaxed store per host
 //! call, nothing more), so progress costs the plugin nothing measurable. A
 //! separate thread samples them ten times a second and draws an indicatif bar
-//! once a run has lasted about a second, so quick runs never flash a bar. The
-//! bar follows the plugin's own `progress(done, total)` calls; a plugin that
-//! never makes them is followed by the bytes it read or wrote, against the
-//! size of the region.
+//! once a run has lasted about a second, so quick runs never flash a bar.
+//!
+//! Every bar has one format: bytes of the region, in human units, with a
+//! rate and an estimate of the time left. A plugin's own `progress(done,
+//! total)` calls are shown as that fraction of the region's size; a plugin
+//! that never makes them (and every parallel run, whose chunks' reports are
+//! about the chunk only) is followed by the bytes it read or wrote, or the
+//! host read or searched for it (`digest`, `find`), against the size of the
+//! region. A bar that was drawn ends its line when it is cleared where
+//! someone reads stderr as text (not a terminal, or a report follows), so
+//! that the next line, such as the `--report json` line, starts clean.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,19 +66,27 @@ impl ProgressState {
         self.reported.store(true, Ordering::Relaxed);
     }
 
-    /// `(done, total, in bytes?)`: the plugin's report if it made one, else
-    /// the larger of bytes read and written against the region's size.
-    pub fn snapshot(&self) -> (u64, u64, bool) {
+    /// `(done, size)` in bytes of the region: the plugin's report if it
+    /// made one, as the same fraction of the region's size; else the larger
+    /// of bytes read (or searched) and written.
+    pub fn snapshot(&self) -> (u64, u64) {
+        let size = self.size.load(Ordering::Relaxed);
         if self.reported.load(Ordering::Relaxed) {
             let total = self.total.load(Ordering::Relaxed);
-            (self.done.load(Ordering::Relaxed).min(total), total, false)
+            let done = self.done.load(Ordering::Relaxed).min(total);
+            let scaled = if total == 0 {
+                0
+            } else {
+                // At most `size`: done <= total.
+                (u128::from(done) * u128::from(size) / u128::from(total)) as u64
+            };
+            (scaled, size)
         } else {
-            let size = self.size.load(Ordering::Relaxed);
             let moved = self
                 .read
                 .load(Ordering::Relaxed)
                 .max(self.written.load(Ordering::Relaxed));
-            (moved.min(size), size, true)
+            (moved.min(size), size)
         }
     }
 }
@@ -112,7 +127,9 @@ pub fn label(name: Option<&std::path::Path>) -> String {
 /// A bar drawn on stderr while a run lasts; stops and clears when dropped.
 pub struct Bar {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// The drawing thread; it returns whether it drew a bar.
+    thread: Option<JoinHandle<bool>>,
+    end_line: bool,
 }
 
 /// How long a run goes before its bar appears.
@@ -132,11 +149,25 @@ impl Bar {
             let stop = stop.clone();
             std::thread::spawn(move || draw_loop(&state, &stop, show, label))
         });
-        Bar { stop, thread }
+        Bar {
+            stop,
+            thread,
+            end_line: false,
+        }
+    }
+
+    /// Whether a drawn bar ends its line when cleared even on a terminal
+    /// (it always does elsewhere): true when a line that must start clean,
+    /// such as the `--report json` line, follows on stderr.
+    pub fn set_end_line(&mut self, yes: bool) {
+        self.end_line = yes;
     }
 }
 
-fn draw_loop(state: &ProgressState, stop: &AtomicBool, show: Show, label: String) {
+/// The bar's one format: bytes of the region, whoever counts them.
+const TEMPLATE: &str = "{prefix} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+
+fn draw_loop(state: &ProgressState, stop: &AtomicBool, show: Show, label: String) -> bool {
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
     while !stop.load(Ordering::Relaxed) {
@@ -144,7 +175,7 @@ fn draw_loop(state: &ProgressState, stop: &AtomicBool, show: Show, label: String
         if started.elapsed() < DELAY {
             continue;
         }
-        let (done, total, bytes) = state.snapshot();
+        let (done, total) = state.snapshot();
         let bar = bar.get_or_insert_with(|| {
             let target = if show == Show::Always {
                 // Draw even where stderr is not a terminal.
@@ -153,13 +184,8 @@ fn draw_loop(state: &ProgressState, stop: &AtomicBool, show: Show, label: String
                 ProgressDrawTarget::stderr_with_hz(10)
             };
             let b = ProgressBar::with_draw_target(Some(total), target);
-            let template = if bytes {
-                "{prefix} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
-            } else {
-                "{prefix} [{bar:40}] {human_pos}/{human_len} eta {eta}"
-            };
             b.set_style(
-                ProgressStyle::with_template(template)
+                ProgressStyle::with_template(TEMPLATE)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
@@ -169,8 +195,12 @@ fn draw_loop(state: &ProgressState, stop: &AtomicBool, show: Show, label: String
         bar.set_length(total);
         bar.set_position(done);
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    match bar {
+        Some(bar) => {
+            bar.finish_and_clear();
+            true
+        }
+        None => false,
     }
 }
 
@@ -178,7 +208,48 @@ impl Drop for Bar {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let drew = t.join().unwrap_or(false);
+            // Clearing leaves the cursor at the start of the bar's line,
+            // after `\r` and an erase sequence: end that line, so that what
+            // follows is a line of its own for a reader of the bytes.
+            if drew && (self.end_line || !std::io::stderr().is_terminal()) {
+                eprintln!();
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugins_report_is_shown_as_the_same_fraction_of_the_region() {
+        let p = ProgressState::default();
+        p.start(8 << 30);
+        p.add_read(100);
+        assert_eq!(p.snapshot(), (100, 8 << 30));
+        // 1 of 4 units: a quarter of 8 GiB, whatever the units are.
+        p.report(1, 4);
+        assert_eq!(p.snapshot(), (2 << 30, 8 << 30));
+        // Past the end, and a report of nothing, stay inside the bar.
+        p.report(9, 4);
+        assert_eq!(p.snapshot(), (8 << 30, 8 << 30));
+        p.report(0, 0);
+        assert_eq!(p.snapshot(), (0, 8 << 30));
+        // No overflow on the largest counts.
+        p.report(u64::MAX - 1, u64::MAX);
+        assert_eq!(p.snapshot().0, (8 << 30) - 1);
+    }
+
+    #[test]
+    fn without_a_report_the_bar_follows_the_bytes_moved() {
+        let p = ProgressState::default();
+        p.start(1000);
+        p.add_read(300);
+        p.add_written(500);
+        assert_eq!(p.snapshot(), (500, 1000));
+        p.add_read(5000);
+        assert_eq!(p.snapshot(), (1000, 1000));
     }
 }

@@ -45,6 +45,9 @@ pub struct RunReport {
     pub bytes_read: u64,
     /// Bytes the steps wrote to the region, all together.
     pub bytes_written: u64,
+    /// Bytes the host searched for the steps' `find` calls, all together (a
+    /// parallel step's chunks search their halos too).
+    pub bytes_scanned: u64,
     /// Wall-clock time of the whole run in milliseconds (loading the
     /// plugins, mapping, the steps and the commit).
     pub time_ms: f64,
@@ -98,6 +101,8 @@ pub struct StepJson {
     pub bytes_read: u64,
     /// Bytes this step wrote to the region.
     pub bytes_written: u64,
+    /// Bytes the host searched for this step's `find` calls.
+    pub bytes_scanned: u64,
     /// Wall-clock time of the step (instantiation and run), milliseconds.
     pub time_ms: f64,
 }
@@ -207,6 +212,7 @@ impl RunReport {
                     exit_code,
                     bytes_read: s.stats.bytes_read,
                     bytes_written: s.stats.bytes_written,
+                    bytes_scanned: s.stats.bytes_scanned,
                     time_ms: millis(s.time),
                 }
             })
@@ -228,6 +234,7 @@ impl RunReport {
             size: report.size,
             bytes_read: report.stats.bytes_read,
             bytes_written: report.stats.bytes_written,
+            bytes_scanned: report.stats.bytes_scanned,
             time_ms: millis(time),
             steps,
             segments: report

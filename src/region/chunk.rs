@@ -360,7 +360,15 @@ impl RegionAccess for ChunkView {
         check_find(self.size(), pattern, start, end, limit)?;
         self.check_window(i64::try_from(start).unwrap_or(i64::MAX), start, end)?;
         let slices = self.slices(start, end);
-        Ok(find_in(&slices, pattern, start, end, limit as usize))
+        let found = find_in(&slices, pattern, start, end, limit as usize);
+        self.region().count_scanned(super::find_scanned(
+            pattern.len(),
+            start,
+            end,
+            limit,
+            &found,
+        ));
+        Ok(found)
     }
 
     /// As [`Region::digest`], inside the window.

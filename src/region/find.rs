@@ -19,7 +19,30 @@ impl Region {
     ) -> Result<Vec<u64>, AccessError> {
         check_find(self.size(), pattern, start, end, limit)?;
         let slices = self.slices(start, end);
-        Ok(find_in(&slices, pattern, start, end, limit as usize))
+        let found = find_in(&slices, pattern, start, end, limit as usize);
+        self.count_scanned(find_scanned(pattern.len(), start, end, limit, &found));
+        Ok(found)
+    }
+
+    /// Counts `len` bytes as searched by the host.
+    pub(super) fn count_scanned(&self, len: u64) {
+        self.bytes_scanned
+            .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How many bytes a `find` of a `pattern_len`-byte pattern over
+/// `[start, end)` that returned `found` searched: the whole range, unless it
+/// stopped at `limit` matches, then up to the end of the last one (where the
+/// next call resumes). This is the host's work that counts as progress and
+/// as `bytes_scanned`.
+pub fn find_scanned(pattern_len: usize, start: u64, end: u64, limit: u32, found: &[u64]) -> u64 {
+    match found.last() {
+        _ if pattern_len == 0 => 0,
+        Some(&last) if found.len() >= limit as usize => {
+            (last + pattern_len as u64).min(end).saturating_sub(start)
+        }
+        _ => end.saturating_sub(start),
     }
 }
 

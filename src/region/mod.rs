@@ -113,6 +113,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::error::{Error, Result};
 pub use access::{Detached, RegionAccess};
 pub use digest::DigestAlgorithm;
+pub use find::find_scanned;
 pub use inputs::{open_inputs, FileRef, InputFile};
 pub use layout::{Layout, LayoutParams, OutOfRange, Placement};
 use map::Reservation;
@@ -190,6 +191,9 @@ pub struct Stats {
     pub bytes_read: u64,
     /// Bytes written.
     pub bytes_written: u64,
+    /// Bytes searched by the host for `find` (each call: up to the end of
+    /// its range, or of its last match when it returned `limit` matches).
+    pub bytes_scanned: u64,
 }
 
 /// Why a write failed.
@@ -216,6 +220,7 @@ pub struct Region {
     dirty: Vec<AtomicBool>,
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
+    bytes_scanned: AtomicU64,
     /// The global ranges written to the shadow. Reads of them come from the
     /// shadow.
     written: Written,
@@ -266,6 +271,7 @@ impl Region {
         Stats {
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
+            bytes_scanned: self.bytes_scanned.load(Ordering::Relaxed),
         }
     }
 

@@ -181,6 +181,7 @@ impl Region {
             backing,
             bytes_read: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
+            bytes_scanned: AtomicU64::new(0),
             written: Written::new(),
             unflushed: AtomicU64::new(0),
             _one_thread: PhantomData,

@@ -186,6 +186,17 @@ pub(super) fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             let pattern = pattern.as_le_slice(&store);
             let state = store.data();
             let found = state.view.access().find(pattern, start, end, limit);
+            if let Ok(found) = &found {
+                // The host's search is the plugin's progress through the
+                // region as much as a read is.
+                state.progress.add_read(crate::region::find_scanned(
+                    pattern.len(),
+                    start,
+                    end,
+                    limit,
+                    found,
+                ));
+            }
             Ok((found.map_err(Into::into),))
         },
     )?;

@@ -15,14 +15,18 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # The standard tools tests/builtins.rs compares the built-in plugins with
 # (a missing one fails those tests, it is never skipped). wc, grep,
-# sha256sum, xargs and python3 come with the base system.
+# sha256sum, xargs and python3 come with the base system. man renders the
+# manual pages and script gives a run a terminal (tests/first_hour.rs).
 missing=()
-for tool in xxd unzip zip sfdisk; do
+for tool in xxd unzip zip sfdisk man script; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
-    # sfdisk comes in the Debian package fdisk.
+    # sfdisk comes in the Debian package fdisk, man in man-db, script in
+    # bsdutils.
     missing=("${missing[@]/#sfdisk/fdisk}")
+    missing=("${missing[@]/#man/man-db}")
+    missing=("${missing[@]/#script/bsdutils}")
     apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
 

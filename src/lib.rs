@@ -103,6 +103,7 @@
 //! - [`distributed`]: runs spread over processes or machines, chunk by
 //!   chunk (`mmhost plan`, `run-chunk`, `reduce`, `commit`, `abort`);
 //! - [`progress`]: progress counters of a run and the bar that shows them;
+//! - [`manual`]: the manual pages, `mmhost(1)` and one per subcommand;
 //! - [`filelist`]: input files read from a list file (`--files-from`);
 //! - [`error`]: the error type and its exit codes;
 //! - [`whole_file`]: reading plugins and job files (regular files only, of
@@ -120,6 +121,7 @@ pub mod escape;
 mod filecopy;
 pub mod filelist;
 pub mod job;
+pub mod manual;
 pub mod progress;
 pub mod region;
 pub mod runtime;

@@ -33,7 +33,8 @@ Exit codes:
      partial results)
   6  the result could not be written (disk full, unwritable directory, -o onto a
      device or FIFO); nothing changed
-  7  the WebAssembly engine could not be set up (a host problem; nothing was run)";
+  7  the WebAssembly engine could not be set up (a host problem; nothing was run)
+  141  stdout was closed early (mmhost ... | head)";
 
 #[derive(Parser)]
 #[command(
@@ -228,9 +229,20 @@ given override the file's values, and FILEs replace its inputs."
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), generated from this help.
-    #[command(after_help = "Example:\n  mmhost man | man -l -")]
-    Man,
+    /// Print a manual page (roff), generated from this help, or write them
+    /// all: mmhost(1) and one per subcommand (mmhost-run(1), ...).
+    #[command(
+        after_help = "Examples:\n  mmhost man | man -l -\n  mmhost man run | man -l -\n  mmhost man --dir ~/.local/share/man/man1"
+    )]
+    Man {
+        /// The subcommand whose page to print (run, plan, ...); default:
+        /// mmhost(1).
+        #[arg(conflicts_with = "dir")]
+        page: Option<String>,
+        /// Write every page into DIR (created if missing) as NAME.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Turn a core wasm module into a component of the mmhost world.
     Wrap {
         /// The core module (binary or .wat).
@@ -687,9 +699,26 @@ fn command(cli: &Cli) -> (Result<(), Error>, Option<Summary>) {
             clap_complete::generate(*shell, &mut cmd, "mmhost", &mut text);
             io::stdout().lock().write_all(&text).map_err(Error::stdout)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut io::stdout())
-            .map_err(Error::stdout),
+        Command::Man { page, dir: None } => {
+            print_text(
+                mmhost::manual::page(Cli::command(), page.as_deref()).map(|p| {
+                    // Rendered from Rust strings: valid UTF-8, unchanged.
+                    String::from_utf8_lossy(&p.roff).into_owned()
+                }),
+            )
+        }
+        Command::Man {
+            dir: Some(dir),
+            page: _,
+        } => mmhost::manual::write_all(Cli::command(), dir).map(|files| {
+            if level >= LogLevel::Info {
+                eprintln!(
+                    "mmhost: wrote {} manual pages to {}",
+                    files.len(),
+                    Quoted(dir)
+                );
+            }
+        }),
     };
     (result, None)
 }

@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{plugin, Files, TEXTISH};
+use std::path::Path;
+use std::process::Command;
+
+use common::{mmhost, plugin, Files, Run, TEXTISH};
 
 /// The last non-empty line of `text` (a terminal's `\r\n` ends a line too).
 fn last_line(text: &str) -> &str {
@@ -104,4 +107,147 @@ fn host_side_search_counts_as_progress_over_the_whole_region() {
         }
         files.assert_unchanged();
     }
+}
+
+/// Every `NAME(1)` that `text` mentions.
+fn page_references(text: &str) -> Vec<String> {
+    let mut refs = Vec::new();
+    for (i, _) in text.match_indices("(1)") {
+        let head = &text[..i];
+        let start = head
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .map_or(0, |j| j + 1);
+        if start < i {
+            refs.push(head[start..].to_string());
+        }
+    }
+    refs
+}
+
+/// `man -l PAGE`, with groff's warnings on, at a fixed width; panics (fails)
+/// if man is missing (scripts/test.sh installs man-db).
+fn man_render(dir: &Path, page: &Path) -> Run {
+    let mut c = Command::new("man");
+    c.current_dir(dir)
+        .env("MANWIDTH", "80")
+        .env("LC_ALL", "C.UTF-8")
+        .args(["--warnings", "-l"])
+        .arg(page);
+    c.output()
+        .unwrap_or_else(|e| panic!("man is needed by this test ({e}); install man-db"))
+        .into()
+}
+
+#[test]
+fn every_manual_page_renders_without_warnings_and_every_reference_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let man1 = dir.path().join("man1");
+    let out: Run = mmhost()
+        .arg("man")
+        .arg("--dir")
+        .arg(&man1)
+        .output()
+        .unwrap()
+        .into();
+    out.assert_ok();
+    let mut shipped: Vec<String> = std::fs::read_dir(&man1)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    shipped.sort();
+    // One page per subcommand of `mmhost --help`, and the main page.
+    let help = mmhost().arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let mut subcommands: Vec<String> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(|c| format!("mmhost-{c}.1"))
+        .collect();
+    subcommands.push("mmhost.1".to_string());
+    subcommands.sort();
+    assert_eq!(shipped, subcommands);
+    assert!(shipped.contains(&"mmhost-run.1".to_string()));
+
+    let mut referenced = 0;
+    for name in &shipped {
+        let page = man1.join(name);
+        let shown = man_render(dir.path(), &page);
+        assert_eq!(shown.code, 0, "{name}: {}", shown.stderr);
+        assert_eq!(shown.stderr, "", "{name}: warnings from man -l");
+        let text = shown.stdout_str();
+        assert!(text.contains("EXIT STATUS"), "{name}: no EXIT STATUS");
+        assert!(!text.contains("EXTRA"), "{name}: an EXTRA section");
+        for r in page_references(&text) {
+            assert!(
+                shipped.contains(&format!("{r}.1")),
+                "{name} refers to {r}(1), which is not shipped"
+            );
+            referenced += 1;
+        }
+        // `mmhost man PAGE` prints the very page written to the directory.
+        let stem = name.trim_end_matches(".1");
+        let mut c = mmhost();
+        c.arg("man");
+        if let Some(sub) = stem.strip_prefix("mmhost-") {
+            c.arg(sub);
+        }
+        let printed = c.output().unwrap();
+        assert_eq!(printed.stdout, std::fs::read(&page).unwrap(), "{name}");
+    }
+    assert!(referenced > shipped.len(), "too few references seen");
+}
+
+#[test]
+fn the_exit_codes_are_a_section_of_one_entry_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("mmhost.1");
+    let roff = mmhost().arg("man").output().unwrap();
+    std::fs::write(&page, &roff.stdout).unwrap();
+    let text = man_render(dir.path(), &page).stdout_str();
+    let section: Vec<&str> = text
+        .split("EXIT STATUS")
+        .nth(1)
+        .unwrap()
+        .split("ENVIRONMENT")
+        .next()
+        .unwrap()
+        .lines()
+        .collect();
+    // Each code starts its own entry, its text beside it, whole: "2" is
+    // followed by "usage error", not by the end of the line before.
+    for (code, first_words) in [
+        ("0", "success"),
+        ("2", "usage"),
+        ("4", "the plugin cannot be loaded"),
+        ("6", "the result could not be written"),
+        ("141", "stdout was closed early"),
+    ] {
+        let line = section
+            .iter()
+            .find(|l| l.trim_start().starts_with(&format!("{code} ")))
+            .unwrap_or_else(|| panic!("no entry for {code}: {section:#?}"));
+        let rest = line.trim_start()[code.len()..].trim_start();
+        let words: String = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(words.starts_with(first_words), "{code}: {line:?}");
+    }
+}
+
+#[test]
+fn an_unknown_manual_page_is_a_usage_error_naming_the_pages() {
+    let out: Run = mmhost().args(["man", "nosuch"]).output().unwrap().into();
+    out.assert_code(2);
+    assert!(
+        out.stderr.starts_with(
+            "mmhost: error: no manual page nosuch; the pages are: mmhost, mmhost-run,"
+        ),
+        "{}",
+        out.stderr
+    );
 }

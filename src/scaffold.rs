@@ -78,7 +78,6 @@ const TEMPLATES: &[Template] = &[
     template!("rust", "README.md"),
     template!("rust", "build.sh"),
     template!("rust", "src/lib.rs"),
-    template!("rust", "vendor/mmhost-guest/Cargo.toml"),
 ];
 
 const SHARED: &[Shared] = &[
@@ -104,6 +103,13 @@ const SHARED: &[Shared] = &[
         "javascript",
         "plugins/javascript/mmhost-guest.js",
         "mmhost-guest.js"
+    ),
+    // Not a file named Cargo.toml in the repository: cargo, looking for
+    // `mmhost-guest` in a git dependency on this repository, would find two.
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/Cargo.vendored.toml",
+        "vendor/mmhost-guest/Cargo.toml"
     ),
     shared!(
         "rust",

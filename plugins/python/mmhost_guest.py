@@ -28,6 +28,8 @@ class `Chunked` with the methods `plan(self, args) -> int | None`,
 str`, each decorated with `@entry` (which checks those result types too).
 """
 
+import sys
+
 from componentize_py_types import Err
 import wit_world
 from wit_world.imports import host, output
@@ -237,6 +239,27 @@ def _kind(value) -> str:
     return f"{value!r:.60} ({type(value).__name__})"
 
 
+def _logged(e: BaseException) -> BaseException:
+    """Marks `e` as logged, for `_excepthook`."""
+    try:
+        e._mmhost_logged = True
+    except AttributeError:
+        pass
+    return e
+
+
+def _excepthook(kind, value, tb) -> None:
+    """What the runtime calls to print an exception that escaped an export,
+    before it traps: log its traceback (unless `entry` did). Python's own
+    hook would import `traceback`, whose `stat` traps under --stub-wasi with
+    30 frames of CPython in the backtrace and the exception lost."""
+    if not getattr(value, "_mmhost_logged", False):
+        log.error("uncaught exception:\n" + format_exception(value))
+
+
+sys.excepthook = _excepthook
+
+
 def entry(run):
     """Decorator for run() (and plan, run_chunk, reduce): see the module's
     documentation."""
@@ -247,7 +270,7 @@ def entry(run):
         message = (f"{name} {what}, which is not a {wit_type}: return {instead} (ok) "
                    f"or raise Err(str) (err)")
         log.error(message)
-        raise TypeError(message)
+        raise _logged(TypeError(message))
 
     def wrapped(self, *args):
         try:
@@ -260,7 +283,7 @@ def entry(run):
             raise Err(str(e)) from None
         except BaseException as e:
             log.error("uncaught exception:\n" + format_exception(e, wrapped.__code__))
-            raise
+            raise _logged(e)
         if not check(result):
             wrong(f"returned {_kind(result)}")
         return result

@@ -19,7 +19,11 @@ use crate::error::{describe_io, Error, ErrorKind, Result};
 /// The languages `mmhost new` knows.
 pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript", "python", "javascript"];
 
-/// One file of a template: `{{name}}` in it becomes the plugin's name.
+/// One file of a template: `{{name}}` in it becomes the plugin's name. A
+/// file named `X.in` is written as `X`: the Rust template's `Cargo.toml` is
+/// stored so, because cargo, looking for `mmhost-guest` in a git dependency
+/// on this repository, reads every `Cargo.toml` in it and stops at a package
+/// named `{{name}}`.
 struct Template {
     lang: &'static str,
     path: &'static str,
@@ -74,7 +78,7 @@ const TEMPLATES: &[Template] = &[
     template!("python", "build.sh"),
     template!("rust", ".cargo/config.toml"),
     template!("rust", ".gitignore"),
-    template!("rust", "Cargo.toml"),
+    template!("rust", "Cargo.toml.in"),
     template!("rust", "README.md"),
     template!("rust", "build.sh"),
     template!("rust", "src/lib.rs"),
@@ -231,7 +235,7 @@ pub fn scaffold(lang: &str, name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
             } else {
                 text
             };
-            (t.path, text)
+            (t.path.strip_suffix(".in").unwrap_or(t.path), text)
         })
         .chain(
             SHARED

@@ -108,11 +108,9 @@ const SHARED: &[Shared] = &[
         "plugins/javascript/mmhost-guest.js",
         "mmhost-guest.js"
     ),
-    // Not a file named Cargo.toml in the repository: cargo, looking for
-    // `mmhost-guest` in a git dependency on this repository, would find two.
     shared!(
         "rust",
-        "plugins/mmhost-guest/Cargo.vendored.toml",
+        "plugins/mmhost-guest/Cargo.toml",
         "vendor/mmhost-guest/Cargo.toml"
     ),
     shared!(

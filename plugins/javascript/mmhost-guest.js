@@ -23,7 +23,9 @@
 //   export const chunked = parallel({ plan(args) {...}, runChunk(args, chunk) {...},
 //                                     reduce(args, partials) {...} });
 // plan returns a halo (a number or BigInt) or null to decline; runChunk a
-// Uint8Array; reduce a string. `parallel` wraps each as `entry` wraps run.
+// Uint8Array (chunk.start, .end and .halo are BigInts, as the WIT's u64);
+// reduce a string (partials: Uint8Arrays in chunk order). `parallel` wraps
+// each as `entry` wraps run.
 
 import * as wit from 'mmhost:plugin/region@0.1.3';
 import { log as hostLog, progress as hostProgress } from 'mmhost:plugin/host@0.1.3';

@@ -519,10 +519,11 @@ fn new_plugin(lang: &str, name: &str, dir: Option<&Path>, level: LogLevel) -> Re
     let files = mmhost::scaffold::scaffold(lang, name, &dir)?;
     if level >= LogLevel::Info {
         eprintln!(
-            "mmhost: created {} ({} files, {lang}); build and run it with:\n  cd {} && bash build.sh && mmhost run {name}.wasm FILE...",
+            "mmhost: created {} ({} files, {lang}); build and run it with:\n  cd {} && bash build.sh && {} run {name}.wasm FILE...",
             Quoted(&dir),
             files.len(),
-            Quoted(&dir)
+            Quoted(&dir),
+            mmhost::scaffold::host_command()
         );
     }
     Ok(())

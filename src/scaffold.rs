@@ -5,6 +5,12 @@
 //! listed in `plugins/templates/FILES`, so the WIT and helper libraries exist
 //! once in the repository) and are built into the binary, so `mmhost new`
 //! works anywhere. A test checks that this table lists every template file.
+//!
+//! A scaffold must work before `mmhost` is on `PATH`: the build scripts that
+//! wrap a core module default to the binary that ran `mmhost new`
+//! (`{{mmhost}}` in a template; `$MMHOST` overrides it), and [`host_command`]
+//! is how the hint after `new` names it. The Rust scaffold gets a copy of
+//! the guest library `mmhost-guest` in `vendor/`, so it builds anywhere.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +19,11 @@ use crate::error::{describe_io, Error, ErrorKind, Result};
 /// The languages `mmhost new` knows.
 pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript", "python", "javascript"];
 
-/// One file of a template: `{{name}}` in it becomes the plugin's name.
+/// One file of a template: `{{name}}` in it becomes the plugin's name. A
+/// file named `X.in` is written as `X`: the Rust template's `Cargo.toml` is
+/// stored so, because cargo, looking for `mmhost-guest` in a git dependency
+/// on this repository, reads every `Cargo.toml` in it and stops at a package
+/// named `{{name}}`.
 struct Template {
     lang: &'static str,
     path: &'static str,
@@ -68,7 +78,7 @@ const TEMPLATES: &[Template] = &[
     template!("python", "build.sh"),
     template!("rust", ".cargo/config.toml"),
     template!("rust", ".gitignore"),
-    template!("rust", "Cargo.toml"),
+    template!("rust", "Cargo.toml.in"),
     template!("rust", "README.md"),
     template!("rust", "build.sh"),
     template!("rust", "src/lib.rs"),
@@ -98,7 +108,84 @@ const SHARED: &[Shared] = &[
         "plugins/javascript/mmhost-guest.js",
         "mmhost-guest.js"
     ),
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/Cargo.toml",
+        "vendor/mmhost-guest/Cargo.toml"
+    ),
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/src/lib.rs",
+        "vendor/mmhost-guest/src/lib.rs"
+    ),
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/src/config.rs",
+        "vendor/mmhost-guest/src/config.rs"
+    ),
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/src/error.rs",
+        "vendor/mmhost-guest/src/error.rs"
+    ),
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/src/log.rs",
+        "vendor/mmhost-guest/src/log.rs"
+    ),
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/src/progress.rs",
+        "vendor/mmhost-guest/src/progress.rs"
+    ),
+    shared!(
+        "rust",
+        "plugins/mmhost-guest/src/region.rs",
+        "vendor/mmhost-guest/src/region.rs"
+    ),
 ];
+
+/// How a shell command names the `mmhost` binary that is running: `mmhost`
+/// when that name on `PATH` is this binary, else its absolute path, quoted
+/// for a POSIX shell where needed. So a scaffold's hint works before mmhost
+/// is installed.
+pub fn host_command() -> String {
+    let Some(exe) = running_binary() else {
+        return "mmhost".to_string();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|d| std::fs::canonicalize(d.join("mmhost")).is_ok_and(|p| p == exe))
+    });
+    if on_path {
+        return "mmhost".to_string();
+    }
+    let text = exe.to_string_lossy();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
+    {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The canonical path of the running binary, if it can be known.
+fn running_binary() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+}
+
+/// `{{mmhost}}` of a build script: the running binary's path, to go between
+/// single quotes in a shell script (a `'` in it becomes `'\''`); `mmhost`
+/// when it cannot be known.
+fn host_for_script() -> String {
+    running_binary()
+        .map(|p| p.to_string_lossy().replace('\'', "'\\''"))
+        .unwrap_or_else(|| "mmhost".to_string())
+}
 
 /// Writes a new plugin project for `lang` named `name` into `dir` (which
 /// must not exist, or be empty). Returns the files written.
@@ -126,13 +213,28 @@ pub fn scaffold(lang: &str, name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
         ));
     }
     if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-        return Err(Error::output(dir, "exists and is not empty"));
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{}: exists and is not empty (choose another --dir, or remove it)",
+                crate::escape::Quoted(dir)
+            ),
+        ));
     }
     let mut written = Vec::new();
+    let host = host_for_script();
     let files = TEMPLATES
         .iter()
         .filter(|t| t.lang == lang)
-        .map(|t| (t.path, t.text.replace("{{name}}", name)))
+        .map(|t| {
+            let text = t.text.replace("{{name}}", name);
+            let text = if t.path.ends_with(".sh") {
+                text.replace("{{mmhost}}", &host)
+            } else {
+                text
+            };
+            (t.path.strip_suffix(".in").unwrap_or(t.path), text)
+        })
         .chain(
             SHARED
                 .iter()

@@ -369,8 +369,10 @@ fn new_refuses_bad_names_and_busy_directories() {
         .output()
         .unwrap()
         .into();
-    r.assert_code(6);
+    r.assert_code(2);
     assert!(r.stderr.contains("not empty"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert_eq!(std::fs::read(dir.path().join("busy/x")).unwrap(), b"x");
     let r: Run = mmhost()
         .current_dir(dir.path())
         .args(["new", "--lang", "python", "fine"])

@@ -25,6 +25,34 @@ bool mmhost_locate(uint32_t segment, int64_t delta, uint64_t *out, mmhost_failur
     return mmhost_plugin_region_locate(segment, delta, out, &fail->error);
 }
 
+void mmhost_segments(mmhost_segments_t *out) { mmhost_plugin_region_segments(out); }
+
+void mmhost_segments_free(mmhost_segments_t *segments) { mmhost_plugin_region_list_segment_free(segments); }
+
+bool mmhost_find(const uint8_t *pattern, size_t len, uint64_t start, uint64_t end, uint32_t limit,
+                 transform_list_u64_t *out, mmhost_failure_t *fail) {
+    transform_list_u8_t list = {(uint8_t *)pattern, len};
+    fail->len = end > start ? end - start : 0;
+    return mmhost_plugin_region_find(&list, start, end, limit, out, &fail->error);
+}
+
+bool mmhost_digest_sha256(int64_t at, uint64_t len, uint8_t out[32], mmhost_failure_t *fail) {
+    transform_list_u8_t digest;
+    fail->len = len;
+    if (!mmhost_plugin_region_digest(MMHOST_PLUGIN_REGION_DIGEST_ALGORITHM_SHA256, at, len, &digest, &fail->error))
+        return false;
+    memcpy(out, digest.ptr, digest.len < 32 ? digest.len : 32);
+    transform_list_u8_free(&digest);
+    return true;
+}
+
+void mmhost_config(transform_string_t *out) { mmhost_plugin_config_get(out); }
+
+_Noreturn void mmhost_panic(const char *message) {
+    mmhost_log(MMHOST_PLUGIN_HOST_LEVEL_ERROR, message);
+    __builtin_trap();
+}
+
 size_t mmhost_u64_decimal(uint64_t v, char *buf) {
     char tmp[21];
     size_t n = 0;

@@ -16,6 +16,12 @@
  * must be allocated (mmhost_string, mmhost_string_n): the bindings free them.
  * The bindings hand ownership of `args` to the plugin: free it with
  * transform_list_string_free().
+ *
+ * It covers the whole contract of WIT 0.1.3 (size, segments, writable, read,
+ * write, locate, find, digest, log, progress, emit, config), not the
+ * `parallel` world (it is built on the `transform` world's bindings). A C
+ * plugin "panics" with mmhost_panic(message): the message is logged at error
+ * level, then the plugin traps (exit code 5).
  */
 #ifndef MMHOST_GUEST_H
 #define MMHOST_GUEST_H
@@ -50,6 +56,37 @@ bool mmhost_write(int64_t at, uint8_t *data, size_t len, mmhost_failure_t *fail)
 
 /* The global offset of byte `delta` of segment `segment`. */
 bool mmhost_locate(uint32_t segment, int64_t delta, uint64_t *out, mmhost_failure_t *fail);
+
+/* One input file's place in the region: .name (a transform_string_t:
+ * .ptr, .len, not NUL-terminated), .start, .len; and the list of them
+ * (.ptr, .len). Owned by the caller: free with mmhost_segments_free. */
+typedef mmhost_plugin_region_segment_t mmhost_segment_t;
+typedef mmhost_plugin_region_list_segment_t mmhost_segments_t;
+
+/* The input files in order, with their global start offsets. */
+void mmhost_segments(mmhost_segments_t *out);
+void mmhost_segments_free(mmhost_segments_t *segments);
+
+/* Up to `limit` non-overlapping occurrences of the `len` bytes at `pattern`
+ * wholly inside [start, end), leftmost first, searched by the host: their
+ * global offsets in *out (.ptr, .len), which the caller frees with
+ * transform_list_u64_free. An empty pattern finds nothing. */
+bool mmhost_find(const uint8_t *pattern, size_t len, uint64_t start, uint64_t end, uint32_t limit,
+                 transform_list_u64_t *out, mmhost_failure_t *fail);
+
+/* The SHA-256 digest of `len` bytes at `at` (negative: from the end),
+ * computed by the host: nothing is copied into the plugin. Needs a host of
+ * WIT 0.1.3 or later. */
+bool mmhost_digest_sha256(int64_t at, uint64_t len, uint8_t out[32], mmhost_failure_t *fail);
+
+/* The step's configuration as JSON text ("null" when it has none), in *out
+ * (not NUL-terminated); free it with transform_string_free. */
+void mmhost_config(transform_string_t *out);
+
+/* Logs `message` at error level and traps the plugin (exit code 5): the C
+ * counterpart of a Rust panic, for bugs (use *err for errors the user can
+ * fix). */
+_Noreturn void mmhost_panic(const char *message);
 
 /* Sets *msg (allocated) to the message the Rust library gives for fail. */
 void mmhost_failure_message(const mmhost_failure_t *fail, transform_string_t *msg);

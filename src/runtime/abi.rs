@@ -64,8 +64,8 @@ pub(super) fn describe(err: &wasmtime::Error, path: &Path, export: Export) -> St
     }
     match export.contract() {
         Some((name, ty)) => format!(
-            "{name} returned a value that is not a valid {ty} (or cabi_realloc gave a bad \
-             pointer for its arguments): {cause}"
+            "{name} returned a value that is not a {ty}: {cause} (or cabi_realloc gave a \
+             bad pointer for its arguments)"
         ),
         None => format!("breaks the canonical ABI: {cause}"),
     }

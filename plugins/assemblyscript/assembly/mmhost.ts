@@ -15,9 +15,16 @@
 //     return ok("result");      // or err("message")
 //   }
 //
-// Compile with `asc plugin.ts --runtime stub --use abort= -O3`: the core
-// module imports only mmhost's interfaces, and `mmhost wrap` (or mmhost at
-// load time) makes it a component.
+// Compile with `asc plugin.ts --runtime stub --debug -O3
+// --use abort=assembly/mmhost/mmhostAbort`: the core module imports only
+// mmhost's interfaces, and `mmhost wrap` (or mmhost at load time) makes it a
+// component. `--debug` keeps function names for trap backtraces;
+// `mmhostAbort` logs a thrown error's message, file and line before the trap.
+//
+// The whole contract of WIT 0.1.3: size, segments, writable, read, write,
+// locate, find, digest (region), log, progress (host), emit (output), config.
+// Not the `parallel` world: `mmhost wrap` gives a core module the
+// `transform` world.
 
 // ---- imports, as the canonical ABI lowers them ----
 
@@ -34,6 +41,19 @@ declare function wit_write(at: i64, ptr: usize, len: usize, ret: usize): void;
 // result<u64, error> at ret: [0] 0 ok / 1 err, [8] the offset or the error.
 @external("mmhost:plugin/region@0.1.0", "locate")
 declare function wit_locate(segment: u32, delta: i64, ret: usize): void;
+// list<segment> at ret: [0] ptr, [4] count; each record 24 bytes: [0] name
+// ptr, [4] name len, [8] start, [16] len.
+@external("mmhost:plugin/region@0.1.0", "segments")
+declare function wit_segments(ret: usize): void;
+// result<list<u64>, error> at ret, as read's.
+@external("mmhost:plugin/region@0.1.0", "find")
+declare function wit_find(ptr: usize, len: usize, start: u64, end: u64, limit: u32, ret: usize): void;
+// result<list<u8>, error> at ret, as read's; algorithm 0 is sha256.
+@external("mmhost:plugin/region@0.1.0", "digest")
+declare function wit_digest(algorithm: u32, at: i64, len: u64, ret: usize): void;
+// string at ret: [0] ptr, [4] len.
+@external("mmhost:plugin/config@0.1.1", "get")
+declare function wit_config(ret: usize): void;
 @external("mmhost:plugin/host@0.1.0", "log")
 declare function wit_log(level: u32, ptr: usize, len: usize): void;
 @external("mmhost:plugin/host@0.1.0", "progress")
@@ -143,6 +163,73 @@ export function locate(segment: u32, delta: i64): i64 {
     return -1;
   }
   return load<i64>(RET + 8);
+}
+
+/** One input file's place in the region: an owned copy of the host's record. */
+export class Segment {
+  constructor(public name: string, public start: u64, public len: u64) {}
+}
+
+/** The input files in order, with their global start offsets (owned copies,
+ * valid for as long as the plugin keeps them). */
+export function segments(): Segment[] {
+  wit_segments(RET);
+  const ptr = <usize>load<u32>(RET);
+  const n = <i32>load<u32>(RET + 4);
+  const out = new Array<Segment>(n);
+  for (let i = 0; i < n; i++) {
+    const rec = ptr + <usize>i * 24;
+    const name = String.UTF8.decodeUnsafe(<usize>load<u32>(rec), <usize>load<u32>(rec + 4));
+    out[i] = new Segment(name, load<u64>(rec + 8), load<u64>(rec + 16));
+  }
+  return out;
+}
+
+/** Up to `limit` non-overlapping occurrences of the `len` bytes at `ptr`
+ * wholly inside [start, end), leftmost first, searched by the host: their
+ * global offsets (an owned array). null on failure (see lastError). An empty
+ * pattern finds nothing. */
+export function find(ptr: usize, len: usize, start: u64, end: u64, limit: u32 = 1 << 20): u64[] | null {
+  wit_find(ptr, len, start, end, limit, RET);
+  if (load<u8>(RET) != 0) {
+    lastError = errorMessage(RET, end > start ? end - start : 0, 0);
+    return null;
+  }
+  const at = <usize>load<u32>(RET + 8);
+  const n = <i32>load<u32>(RET + 12);
+  const out = new Array<u64>(n);
+  for (let i = 0; i < n; i++) out[i] = load<u64>(at + <usize>i * 8);
+  return out;
+}
+
+/** find() of a string's UTF-8 bytes. */
+export function findString(pattern: string, start: u64, end: u64, limit: u32 = 1 << 20): u64[] | null {
+  const bytes = String.UTF8.encode(pattern);
+  return find(changetype<usize>(bytes), bytes.byteLength, start, end, limit);
+}
+
+/** The algorithms of digest(). */
+export enum DigestAlgorithm { Sha256 = 0 }
+
+/** The digest (SHA-256: 32 bytes) of `len` bytes at `at` (negative: from the
+ * end), computed by the host: nothing is copied into the plugin. null on
+ * failure (see lastError). Needs a host of WIT 0.1.3 or later. */
+export function digest(at: i64, len: u64, algorithm: DigestAlgorithm = DigestAlgorithm.Sha256): Uint8Array | null {
+  wit_digest(<u32>algorithm, at, len, RET);
+  if (load<u8>(RET) != 0) {
+    lastError = errorMessage(RET, len, 0);
+    return null;
+  }
+  const n = <i32>load<u32>(RET + 12);
+  const out = new Uint8Array(n);
+  memory.copy(out.dataStart, <usize>load<u32>(RET + 8), <usize>n);
+  return out;
+}
+
+/** The step's configuration as JSON text ("null" when it has none). */
+export function config(): string {
+  wit_config(RET);
+  return String.UTF8.decodeUnsafe(<usize>load<u32>(RET), <usize>load<u32>(RET + 4));
 }
 
 /**
@@ -263,4 +350,30 @@ export function emit(ptr: usize, len: usize): void {
 export function emitString(s: string): void {
   const bytes = String.UTF8.encode(s);
   wit_emit(changetype<usize>(bytes), bytes.byteLength);
+}
+
+/** Hexadecimal digits of bytes (for digests). */
+export function hex(bytes: Uint8Array): string {
+  const digits = "0123456789abcdef";
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) {
+    out += digits.charAt(bytes[i] >> 4) + digits.charAt(bytes[i] & 15);
+  }
+  return out;
+}
+
+// ---- aborts ----
+
+/**
+ * AssemblyScript's `abort` (a thrown error, a failed assertion, an index out
+ * of range): logs the message, file, line and column at error level, then
+ * traps (mmhost exit code 5), as a Rust panic does. Build with
+ * `--use abort=assembly/mmhost/mmhostAbort` (the scaffold's build.sh does);
+ * `--use abort=` instead traps with no message.
+ */
+export function mmhostAbort(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  let text = message !== null ? message : "abort";
+  if (fileName !== null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
+  log(Level.Error, text);
+  unreachable();
 }

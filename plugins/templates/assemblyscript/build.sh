@@ -10,10 +10,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 NAME="{{name}}"
 T="${MMHOST_TOOLCHAINS:-${XDG_CACHE_HOME:-$HOME/.cache}/mmhost-toolchains}"
 PATH="$PWD/node_modules/.bin:$T/node/node_modules/.bin:$PATH"
-MMHOST="${MMHOST:-mmhost}"
+# The mmhost binary: $MMHOST, else the one that created this project (if it
+# is still there), else `mmhost` on PATH.
+MMHOST="${MMHOST:-$(p='{{mmhost}}'; [[ -x "$p" ]] && echo "$p" || echo mmhost)}"
 
 mkdir -p build
-asc assembly/index.ts --runtime stub --use abort= -O3 --enable simd -o "build/$NAME.core.wasm"
+# --debug keeps function names for trap backtraces; mmhostAbort logs a thrown
+# error's message, file and line before the trap.
+asc assembly/index.ts --runtime stub --debug --use abort=assembly/mmhost/mmhostAbort -O3 --enable simd \
+    -o "build/$NAME.core.wasm"
 # Name the language in a producers section (asc writes none), for
 # `mmhost inspect` and `wasm-tools metadata show`.
 node producers.mjs "build/$NAME.core.wasm" "$(asc --version | awk '{print $NF}')"

@@ -12,7 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 NAME="{{name}}"
 T="${MMHOST_TOOLCHAINS:-${XDG_CACHE_HOME:-$HOME/.cache}/mmhost-toolchains}"
 PATH="$T/cargo/bin:$PATH"
-MMHOST="${MMHOST:-mmhost}"
+# The mmhost binary: $MMHOST, else the one that created this project (if it
+# is still there), else `mmhost` on PATH.
+MMHOST="${MMHOST:-$(p='{{mmhost}}'; [[ -x "$p" ]] && echo "$p" || echo mmhost)}"
 
 mkdir -p build
 out=$(wit-bindgen c wit --world transform --out-dir build 2>&1) || { echo "$out" >&2; exit 1; }

@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 NAME="{{name}}"
-MMHOST="${MMHOST:-mmhost}"
+# The mmhost binary: $MMHOST, else the one that created this project (if it
+# is still there), else `mmhost` on PATH.
+MMHOST="${MMHOST:-$(p='{{mmhost}}'; [[ -x "$p" ]] && echo "$p" || echo mmhost)}"
 
 cargo build --release
 "$MMHOST" wrap "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/${NAME//-/_}.wasm" -o "$NAME.wasm"

@@ -1,31 +1,24 @@
 //! {{name}}: an mmhost plugin in Rust. Prints the number of lines (`\n`
 //! bytes) in the region; change `run` to do what you need.
 
-wit_bindgen::generate!({ path: "wit", world: "transform" });
+use mmhost_guest::{region, Plugin};
 
-use mmhost::plugin::region;
+struct Main;
 
-/// Bytes per read: reads are bounded (64 MiB at most), and so is memory.
-const CHUNK: u64 = 1 << 20;
-
-struct Plugin;
-
-impl Guest for Plugin {
+impl Plugin for Main {
     fn run(args: Vec<String>) -> Result<String, String> {
         if !args.is_empty() {
             return Err("usage: {{name}}".to_string()); // stderr, exit code 1
         }
-        let size = region::size();
         let mut lines = 0u64;
-        let mut pos = 0;
-        while pos < size {
-            let len = CHUNK.min(size - pos);
-            let bytes = region::read(pos as i64, len).map_err(|e| format!("{e:?}"))?;
+        // The whole region, 1 MiB at a time (reads are bounded, and so is
+        // memory); a panic logs its message, then traps (exit code 5).
+        for chunk in region::chunks().report_progress() {
+            let (_offset, bytes) = chunk.map_err(|e| format!("{{name}}: {e}"))?;
             lines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-            pos += len;
         }
         Ok(lines.to_string()) // printed on stdout
     }
 }
 
-export!(Plugin);
+mmhost_guest::export!(Main);

@@ -1041,3 +1041,236 @@ fn a_tiny_chunk_size_is_bounded_and_zero_is_refused() {
     r.assert_code(2);
     mm(&["abort", "--plan", &planned.p()]).assert_ok();
 }
+
+// ---- dask2: what reduce sees, plan-time output, randomness per chunk ----
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn reduce_sees_the_written_bytes_and_plan_output_comes_first_as_in_a_local_run() {
+    // Chunk 0 writes 'X' at its start; `plan` emits a line; `reduce` reads
+    // the whole region (it must see the 'X'), then writes '!' at the last
+    // byte (a file no chunk wrote) and reads it back. Every write target
+    // (one output file, in place, an output directory), packed (small) and
+    // mapped files, against `mmhost run -j 2` with the same chunks, and
+    // against the bytes computed here.
+    let lens = [3000usize, 70_005, 1, 100_000];
+    let total: usize = lens.iter().sum();
+    let total_s = total.to_string();
+    let args = [
+        "chunked",
+        "0",
+        "onchunk",
+        "0",
+        "write",
+        "@start",
+        "58",
+        "allchunks",
+        "read",
+        "@start",
+        "2",
+        "atplan",
+        "emit",
+        "planned;",
+        "atreduce",
+        "read",
+        "0",
+        &total_s,
+        "write",
+        "-1",
+        "21",
+        "read",
+        "-2",
+        "2",
+    ];
+    let mut model = Files::new(&lens, 77, TEXTISH).concat();
+    model[0] = b'X';
+    for target in ["-o", "-i", "--output-dir"] {
+        let local_files = Files::new(&lens, 77, TEXTISH);
+        let dist_files = Files::new(&lens, 77, TEXTISH);
+        let flags = |files: &Files| -> Vec<String> {
+            match target {
+                "-o" => vec!["-o".into(), s(&files.dir.path().join("out"))],
+                "-i" => vec!["-i".into()],
+                _ => vec!["--output-dir".into(), s(&files.dir.path().join("outdir"))],
+            }
+        };
+        let mut local_flags = vec!["-j".to_string(), "2".into(), "--chunk-size".into()];
+        local_flags.push("40000".into());
+        local_flags.extend(flags(&local_files));
+        let lf: Vec<&str> = local_flags.iter().map(String::as_str).collect();
+        let local = run(&lf, &plugin("probe"), &local_files.paths, &args);
+        local.assert_ok();
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan_flags = vec![
+            "--chunk-size".to_string(),
+            "40000".into(),
+            "--block-size".into(),
+            "1".into(),
+        ];
+        plan_flags.extend(flags(&dist_files));
+        let pf: Vec<&str> = plan_flags.iter().map(String::as_str).collect();
+        let (reduced, committed) = distributed(
+            dir.path(),
+            &pf,
+            &plugin("probe"),
+            &dist_files.paths,
+            &args,
+            5,
+        );
+        reduced.assert_ok();
+        committed.assert_ok();
+        let out = reduced.stdout_str();
+        assert_eq!(out, local.stdout_str(), "{target}");
+        assert!(out.starts_with("planned;chunk 0\n"), "{target}: {out}");
+        assert!(out.contains(&format!("ok {}\n", hex(&model))), "{target}");
+        let mut expected = model.clone();
+        *expected.last_mut().unwrap() = b'!';
+        let tail = format!("ok\nok {}\nchunks 5\n", hex(&expected[total - 2..]));
+        assert!(out.ends_with(&tail), "{target}: {out}");
+        match target {
+            "-o" => {
+                let a = std::fs::read(local_files.dir.path().join("out")).unwrap();
+                let b = std::fs::read(dist_files.dir.path().join("out")).unwrap();
+                assert!(a == expected && b == expected, "{target}");
+            }
+            "-i" => {
+                local_files.assert_concat_is(&expected);
+                dist_files.assert_concat_is(&expected);
+            }
+            _ => {
+                for (i, p) in dist_files.paths.iter().enumerate() {
+                    let name = p.file_name().unwrap();
+                    let a = std::fs::read(local_files.dir.path().join("outdir").join(name));
+                    let b = std::fs::read(dist_files.dir.path().join("outdir").join(name));
+                    assert_eq!(a.unwrap(), b.unwrap(), "{target}: file {i}");
+                }
+                dist_files.assert_unchanged();
+            }
+        }
+        let local_line = wrote_line(&local.stderr).replace(
+            local_files.dir.path().to_str().unwrap(),
+            dist_files.dir.path().to_str().unwrap(),
+        );
+        assert_eq!(wrote_line(&committed.stderr), local_line, "{target}");
+        assert!(leftovers(dist_files.dir.path()).is_empty(), "{target}");
+    }
+}
+
+#[test]
+fn a_chunks_random_numbers_depend_on_the_run_and_the_chunk_not_on_the_grouping() {
+    // wasi-probe's chunks hash with std's RandomState: keys drawn from WASI
+    // randomness once per instance. A chunk retried alone must draw what it
+    // drew in a range of chunks.
+    let files = Files::new(&[4000], 4, TEXTISH);
+    let chunk2 = |planned: &Planned, spec: &str| -> String {
+        mm(&["run-chunk", "--plan", &planned.p(), "--chunk", spec]).assert_ok();
+        let out = PathBuf::from(planned.json["stage_dir"].as_str().unwrap());
+        std::fs::read_to_string(out.join("chunk-000002.out")).unwrap()
+    };
+    let d1 = tempfile::tempdir().unwrap();
+    let p1 = plan(
+        d1.path(),
+        &["--chunk-size", "1000"],
+        &plugin("wasi-probe"),
+        &files.paths,
+        &["random"],
+    );
+    assert_eq!(p1.count(), 4);
+    let grouped = chunk2(&p1, "0-3");
+    assert!(grouped.starts_with("chunk 2 random "), "{grouped}");
+    assert_eq!(chunk2(&p1, "2"), grouped);
+    assert_eq!(chunk2(&p1, "1-2"), grouped);
+    // Random all the same: another chunk, another run draw other numbers.
+    let stage = PathBuf::from(p1.json["stage_dir"].as_str().unwrap());
+    let chunk1 = std::fs::read_to_string(stage.join("chunk-000001.out")).unwrap();
+    assert_ne!(chunk1[8..], grouped[8..]);
+    let d2 = tempfile::tempdir().unwrap();
+    let p2 = plan(
+        d2.path(),
+        &["--chunk-size", "1000"],
+        &plugin("wasi-probe"),
+        &files.paths,
+        &["random"],
+    );
+    assert_ne!(chunk2(&p2, "2"), grouped);
+    for p in [&p1, &p2] {
+        mm(&["abort", "--plan", &p.p()]).assert_ok();
+    }
+}
+
+#[test]
+fn a_job_file_naming_a_built_in_plans_and_runs_as_mmhost_run_job() {
+    // `mmhost plan --job JOB` with built-ins by name (`wc` read-only, `upper`
+    // writing to the job's output file), in several chunks, against `mmhost
+    // run --job JOB` and the bytes computed here.
+    let files = Files::new(&[9000, 0, 17_001, 5], 31, TEXTISH);
+    let d = files.dir.path();
+    let names: Vec<String> = files
+        .paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    let inputs = serde_json::to_string(&names).unwrap();
+    let wc_job = d.join("wc.json");
+    std::fs::write(
+        &wc_job,
+        format!(r#"{{"inputs": {inputs}, "steps": [{{"plugin": "wc", "args": ["-l"]}}]}}"#),
+    )
+    .unwrap();
+    let up_job = d.join("upper.json");
+    std::fs::write(
+        &up_job,
+        format!(
+            r#"{{"inputs": {inputs}, "write": {{"output": "out.txt"}}, "steps": [{{"plugin": "upper"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let in_dir = |args: &[&str]| -> Run {
+        mmhost()
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("spawn mmhost")
+            .into()
+    };
+    let local = in_dir(&["run", "--job", "wc.json"]);
+    local.assert_ok();
+    let run_job = |job: &str| -> Run {
+        let plan_path = d.join(format!("{job}.plan"));
+        in_dir(&[
+            "-q",
+            "plan",
+            "--job",
+            job,
+            "--chunk-size",
+            "4000",
+            "--plan-out",
+            plan_path.to_str().unwrap(),
+        ])
+        .assert_ok();
+        let planned: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+        assert!(planned["chunk_count"].as_u64().unwrap() > 2, "{planned}");
+        let p = s(&plan_path);
+        let k = planned["chunk_count"].as_u64().unwrap() - 1;
+        let lines = in_dir(&["run-chunk", "--plan", &p, "--chunk", &format!("0-{k}")]);
+        let results = d.join(format!("{job}.results"));
+        std::fs::write(&results, &lines.assert_ok().stdout).unwrap();
+        let reduced = in_dir(&["reduce", "--plan", &p, &s(&results)]);
+        reduced.assert_ok();
+        in_dir(&["commit", "--plan", &p, "--results", &s(&results)]).assert_ok();
+        reduced
+    };
+    assert_eq!(run_job("wc.json").stdout_str(), local.stdout_str());
+    assert!(
+        local.stdout_str().contains(" total"),
+        "{}",
+        local.stdout_str()
+    );
+    run_job("upper.json");
+    assert!(std::fs::read(d.join("out.txt")).unwrap() == upper(&files.concat()));
+    files.assert_unchanged();
+}

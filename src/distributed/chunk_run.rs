@@ -6,20 +6,19 @@
 //! The region is opened over the plan's inputs, of which only those the
 //! window of chunks I..J touches are opened and mapped (after checking that
 //! each is still the file the plan saw; see [`super::window`]), with its
-//! writes going to a private scratch file in `$TMPDIR`, never to a file another process reads; the views of
-//! [`ChunkPlan`] hold the chunk to the read window (chunk plus halo, halo
-//! bytes as they were before the run) and write window (the chunk) of a
-//! local parallel run. When every chunk has returned, the bytes of each
-//! chunk's range, as the plugin left them, are copied into the staged new
-//! versions and synced: the range is then complete, and a rerun (a retried
-//! task) writes exactly the same bytes, since the inputs are checked
-//! unchanged and the plugin's randomness is seeded from the run id and the
-//! chunk index.
+//! writes going straight into the staged new versions ([`super::staging`]);
+//! the views of [`ChunkPlan`] hold the chunk to the read window (chunk plus
+//! halo, halo bytes as they were before the run) and write window (the
+//! chunk) of a local parallel run. When every chunk has returned, the bytes
+//! of each chunk's range the plugin did not write are copied in from the
+//! inputs and the staged files are synced: the range is then complete, and
+//! a rerun (a retried task) writes exactly the same bytes, since the inputs
+//! are checked unchanged, each chunk runs in a new instance and the
+//! plugin's randomness is seeded from the run id and the chunk index.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -27,10 +26,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{write_atomically, Plan, TargetKind};
-use super::{check_plugin, check_some_inputs, sha256_file, window};
+use super::{check_plugin, check_some_inputs, sha256_file, staging, window};
 use crate::error::{describe_io, Error, ErrorKind, Result};
 use crate::region::chunk::ChunkPlan;
-use crate::region::{inputs::unnamed_temp_file, Access, Region};
+use crate::region::Region;
 use crate::runtime::{chunk_seed, LogLevel, Runtime};
 
 /// `--chunk I` or `--chunk I-J`: chunks I to J, inclusive.
@@ -62,8 +61,8 @@ impl std::str::FromStr for ChunkRange {
     }
 }
 
-/// Where a chunk's emitted bytes went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a chunk's (or the plan's) emitted bytes went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutputRef {
     /// The file, absolute.
     pub path: PathBuf,
@@ -91,6 +90,9 @@ pub struct ChunkResult {
     /// Bytes the plugin wrote.
     #[serde(default)]
     pub written: u64,
+    /// Bytes the plugin read.
+    #[serde(default)]
+    pub read: u64,
     /// Milliseconds the chunk took.
     #[serde(default)]
     pub ms: u64,
@@ -161,18 +163,7 @@ pub fn run_chunks(
     let opts = plan.run_options(log_level);
     let plugin = runtime.load_for(&plan.plugin.path, &opts)?;
     let writing = plan.target.kind != TargetKind::ReadOnly;
-    let access = if writing {
-        let dir = std::env::temp_dir();
-        let scratch = unnamed_temp_file(&dir).map_err(|e| {
-            Error::output(
-                &dir,
-                format!("cannot create a scratch file: {}", describe_io(&e)),
-            )
-        })?;
-        Access::Output(scratch, dir)
-    } else {
-        Access::ReadOnly
-    };
+    let access = staging::access(&plan)?;
     let region = Region::open(inputs, access)?;
     let _watching = crate::sigbus::watch(&region);
     let pid = std::process::id();
@@ -200,15 +191,12 @@ pub fn run_chunks(
     };
     let files_written = region.written_inputs();
     if writing {
-        let mut staged: BTreeMap<PathBuf, File> = BTreeMap::new();
+        let mut opened: BTreeMap<PathBuf, File> = BTreeMap::new();
         for d in &done {
             let c = plan.chunks[d.index];
-            copy_out(&plan, &region, c.start, c.end, &mut staged)?;
+            staging::complete_range(&plan, &region, (c.start, c.end), &mut opened)?;
         }
-        for (path, f) in &staged {
-            f.sync_all()
-                .map_err(|e| Error::output(path, describe_io(&e)))?;
-        }
+        staging::sync(&region, &opened)?;
     }
     let mut text = String::new();
     for d in done {
@@ -225,6 +213,7 @@ pub fn run_chunks(
             partial: base64::engine::general_purpose::STANDARD.encode(&d.partial),
             output: Some(OutputRef { path, len, sha256 }),
             written: d.written,
+            read: d.read,
             ms: d.ms,
             files_written: files_written.clone(),
             error: None,
@@ -249,6 +238,7 @@ struct Done {
     ok: Option<String>,
     partial: Vec<u8>,
     written: u64,
+    read: u64,
     ms: u64,
 }
 
@@ -268,15 +258,16 @@ fn run_in_region(
         let started = Instant::now();
         let mut opts = opts.clone();
         opts.random_seed = opts.random_seed.map(|s| chunk_seed(s, 0));
-        let before = region.stats().bytes_written;
+        let before = region.stats();
         let run = runtime.run(plugin, region, &opts, out(0)?);
         let ok = run.result?;
-        let written = run.region.stats().bytes_written - before;
+        let after = run.region.stats();
         let done = Done {
             index: 0,
             ok: Some(ok),
             partial: Vec::new(),
-            written,
+            written: after.bytes_written - before.bytes_written,
+            read: after.bytes_read - before.bytes_read,
             ms: started.elapsed().as_millis() as u64,
         };
         return Ok((run.region, vec![done]));
@@ -301,59 +292,9 @@ fn run_in_region(
             ok: None,
             partial: d.partial,
             written: d.written,
+            read: d.read,
             ms: d.time.as_millis() as u64,
         })
         .collect();
     Ok((region, done))
-}
-
-/// Copies `[start, end)` of the region, as the plugin left it, into the
-/// staged new versions (opened once each into `staged`).
-fn copy_out(
-    plan: &Plan,
-    region: &Region,
-    start: u64,
-    end: u64,
-    staged: &mut BTreeMap<PathBuf, File>,
-) -> Result<()> {
-    // (global start, global end, staged file, offset of `start` in it)
-    let mut parts: Vec<(u64, u64, PathBuf, u64)> = Vec::new();
-    if plan.target.kind == TargetKind::Output {
-        if let Some(s) = &plan.target.staged {
-            parts.push((start, end, s.clone(), start));
-        }
-    } else {
-        for i in &plan.inputs {
-            let (a, b) = (start.max(i.start), end.min(i.start + i.len));
-            if let (true, Some(s)) = (a < b, &i.staged) {
-                parts.push((a, b, s.clone(), a - i.start));
-            }
-        }
-    }
-    let mut buf = vec![0u8; (4 << 20).min((end - start) as usize)];
-    for (a, b, path, at) in parts {
-        if !staged.contains_key(&path) {
-            let f = OpenOptions::new().write(true).open(&path).map_err(|e| {
-                Error::output(
-                    &path,
-                    format!(
-                        "the staged new version is gone or unwritable ({}); was the run \
-                         aborted or recovered?",
-                        describe_io(&e)
-                    ),
-                )
-            })?;
-            staged.insert(path.clone(), f);
-        }
-        let file = &staged[&path];
-        let mut pos = a;
-        while pos < b {
-            let n = buf.len().min((b - pos) as usize);
-            region.read_into(pos, &mut buf[..n]);
-            file.write_all_at(&buf[..n], at + (pos - a))
-                .map_err(|e| Error::output(&path, describe_io(&e)))?;
-            pos += n as u64;
-        }
-    }
-    Ok(())
 }

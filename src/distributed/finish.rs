@@ -77,7 +77,8 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
         Some(files) if !files.is_empty() => gather(&plan, files)?,
         _ => records(&plan, plan_path)?,
     };
-    let written: u64 = results.iter().map(|r| r.written).sum();
+    let by_reduce = super::reduce::ReduceRecord::read(&plan)?.unwrap_or_default();
+    let written: u64 = results.iter().map(|r| r.written).sum::<u64>() + by_reduce.written;
     let mut outcome = CommitOutcome {
         writes: plan.target.kind != TargetKind::ReadOnly,
         written,
@@ -92,6 +93,7 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
     let wrote: BTreeSet<usize> = results
         .iter()
         .flat_map(|r| r.files_written.clone())
+        .chain(by_reduce.files_written)
         .collect();
     if plan.target.dry_run {
         let changes = dry_run_changes(&plan, &wrote);

@@ -22,13 +22,15 @@
 //! For a writing run, `plan` creates each new version beside its
 //! destination, exactly where and how a local run stages it (same names,
 //! modes, owners), as sparse files of the final length. A `run-chunk`
-//! process runs its chunks over a region whose writes go to a private
-//! scratch file, then copies the chunk's whole range (bytes the plugin wrote
-//! and bytes it did not) into the staged versions and `fsync`s them. So a
-//! chunk's range is complete after it ran, ranges of chunks never overlap
-//! (they lie on `--block-size` boundaries within each file, so no two
-//! processes write the same block of a file), and rerunning a chunk writes
-//! the same bytes again. `commit` then renames the staged versions over
+//! process writes straight into them, each write at its final offset
+//! (`staging`), then copies in, from the inputs, the bytes of its chunks'
+//! ranges the plugin did not write, and `fsync`s them. So a chunk's range
+//! is complete after it ran, ranges of chunks never overlap (they lie on
+//! `--block-size` boundaries within each file, so no two processes write
+//! the same block of a file), and rerunning a chunk rewrites its whole
+//! range with the same bytes. `reduce` reads the new versions, as a local
+//! run's `reduce` reads the written region. `commit` then renames the
+//! staged versions over
 //! their destinations under the intent log of a local commit
 //! ([`crate::commit`]), all or nothing; a coordinator killed before the
 //! commit point leaves only staged copies, which `mmhost recover` (or the
@@ -37,6 +39,7 @@
 //!
 //! Modules: [`plan`] (the document and how it is made), [`chunk_run`]
 //! (`run-chunk`), [`window`] (which inputs a `run-chunk` process opens),
+//! `staging` (writes straight into the staged new versions),
 //! [`reduce`](mod@reduce), [`finish`] (`commit` and `abort`); `request`
 //! (a plan's request from command-line values) and `summary` (the lines
 //! the commands print).
@@ -46,6 +49,7 @@ pub mod finish;
 pub mod plan;
 pub mod reduce;
 mod request;
+mod staging;
 mod summary;
 pub mod window;
 

@@ -74,6 +74,11 @@ pub struct Plan {
     /// The working directory of `mmhost plan`: relative input names are
     /// opened from it, so that plugins see the names as given.
     pub cwd: PathBuf,
+    /// The bytes the plugin emitted in its `plan` (`plan.out` in the stage
+    /// directory), which `reduce` prints before the chunks' bytes, as
+    /// `mmhost run` does; absent when it emitted none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_output: Option<super::chunk_run::OutputRef>,
 }
 
 /// The plugin of a plan.
@@ -269,6 +274,11 @@ impl Plan {
     /// The path of chunk `k`'s result record.
     pub fn chunk_record(&self, k: usize) -> PathBuf {
         self.stage_dir.join(format!("chunk-{k:06}.json"))
+    }
+
+    /// The path of the record of what the plugin's `reduce` wrote.
+    pub fn reduce_record(&self) -> PathBuf {
+        self.stage_dir.join("reduce.json")
     }
 
     /// The staged new versions, with their destinations.
@@ -472,10 +482,23 @@ pub fn make_plan(
     let region = Region::open(inputs, Access::ReadOnly)?;
     let mut opts = req.run.clone();
     opts.random_seed = u64::from_str_radix(&run_id[..16], 16).ok();
+    // What `plan` emits waits in a temporary file until the stage
+    // directory exists (`reduce` prints it first, as `mmhost run` does).
+    let tmp = std::env::temp_dir();
+    let emitted = crate::region::inputs::unnamed_temp_file(&tmp).map_err(|e| {
+        Error::output(
+            &tmp,
+            format!("cannot create a temporary file: {}", describe_io(&e)),
+        )
+    })?;
     let halo = if opts.fuel.is_some() {
         None // fuel runs are serial, as in a local run
     } else {
-        let (region, halo) = runtime.plan_halo(&plugin, region, &opts);
+        let out = emitted
+            .try_clone()
+            .map_err(|e| Error::output(&tmp, describe_io(&e)))?;
+        let out = Box::new(std::io::BufWriter::with_capacity(1 << 16, out));
+        let (region, halo) = runtime.plan_halo(&plugin, region, &opts, out);
         drop(region);
         halo?
     };
@@ -631,6 +654,7 @@ pub fn make_plan(
             format!("the working directory: {}", describe_io(&e)),
         )
     })?;
+    let plan_output = keep_plan_output(emitted, &stage_dir)?;
     let plan = Plan {
         version: 1,
         run_id,
@@ -656,6 +680,7 @@ pub fn make_plan(
         stage_dir,
         journal: None,
         cwd,
+        plan_output,
     };
     if let Some(out) = &req.plan_out {
         write_atomically(out, plan.to_json().as_bytes())?;
@@ -665,6 +690,28 @@ pub fn make_plan(
         t.keep();
     }
     Ok(plan)
+}
+
+/// Moves what the plugin's `plan` emitted (in `emitted`) to `plan.out` in
+/// `stage_dir`, synced; `None` if it emitted nothing.
+fn keep_plan_output(
+    mut emitted: std::fs::File,
+    stage_dir: &Path,
+) -> Result<Option<super::chunk_run::OutputRef>> {
+    use std::io::{Seek, SeekFrom};
+    let path = stage_dir.join("plan.out");
+    let fail = |e: std::io::Error| Error::output(&path, describe_io(&e));
+    let len = emitted.seek(SeekFrom::End(0)).map_err(fail)?;
+    if len == 0 {
+        return Ok(None);
+    }
+    emitted.seek(SeekFrom::Start(0)).map_err(fail)?;
+    let mut file = std::fs::File::create(&path).map_err(fail)?;
+    std::io::copy(&mut emitted, &mut file)
+        .and_then(|_| file.sync_all())
+        .map_err(fail)?;
+    let sha256 = super::sha256_file(&path).map_err(fail)?;
+    Ok(Some(super::chunk_run::OutputRef { path, len, sha256 }))
 }
 
 /// Writes `bytes` to `path` through a temporary name and a rename, synced.

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 
-use super::chunk_run::ChunkResult;
+use super::chunk_run::{ChunkResult, OutputRef};
 use super::plan::Plan;
-use super::{check_inputs, check_plugin, sha256_file};
+use super::{check_inputs, check_plugin, sha256_file, staging};
 use crate::error::{describe_io, Error, ErrorKind, Result};
-use crate::region::{open_inputs, Access, Region};
+use crate::region::{open_inputs, Region};
 use crate::runtime::{LogLevel, Runtime};
 
 /// What a reduce produced: the `ok` text (already printed after the emitted
@@ -127,15 +127,21 @@ fn check_output(r: &ChunkResult) -> Result<&Path> {
             format!("chunk {}: its result names no output file", r.chunk),
         ));
     };
+    check_emitted(
+        out,
+        &format!("chunk {}'s output", r.chunk),
+        "run the chunk again",
+    )
+}
+
+/// Checks an emitted-bytes file against its length and SHA-256; `what`
+/// names it in messages, `fix` says what to do.
+fn check_emitted<'a>(out: &'a OutputRef, what: &str, fix: &str) -> Result<&'a Path> {
     let path = out.path.as_path();
-    let fail = |what: String| {
+    let fail = |how: String| {
         Error::new(
             ErrorKind::Output,
-            format!(
-                "{}: chunk {}'s output {what}; run the chunk again",
-                path.display(),
-                r.chunk
-            ),
+            format!("{}: {what} {how}; {fix}", path.display()),
         )
     };
     let len = std::fs::metadata(path)
@@ -175,12 +181,21 @@ pub fn reduce(
     let write_err = |e: std::io::Error| {
         Error::new(ErrorKind::Output, format!("writing to stdout: {e}")).with_io_kind(e.kind())
     };
-    for r in &results {
-        let path = check_output(r)?;
+    let plan_out = match &plan.plan_output {
+        Some(o) => Some(check_emitted(o, "the plan's output", "plan the run again")?),
+        None => None,
+    };
+    // What `plan` emitted, then each chunk's bytes, in chunk order.
+    for path in plan_out.into_iter().chain(
+        results
+            .iter()
+            .map(|r| r.output.as_ref().expect("checked").path.as_path()),
+    ) {
         let mut f = std::fs::File::open(path).map_err(|e| Error::output(path, describe_io(&e)))?;
         std::io::copy(&mut f, out).map_err(write_err)?;
     }
-    let written = results.iter().map(|r| r.written).sum();
+    let mut written: u64 = results.iter().map(|r| r.written).sum();
+    let mut record = ReduceRecord::default();
     let ok = if plan.halo.is_none() {
         results[0].ok.clone().ok_or_else(|| {
             Error::new(
@@ -209,20 +224,85 @@ pub fn reduce(
         }
         check_inputs(&plan)?;
         let names: Vec<PathBuf> = plan.inputs.iter().map(|i| PathBuf::from(&i.name)).collect();
-        let region = Region::open(open_inputs(&names, false)?, Access::ReadOnly)?;
+        // The region `reduce` sees is the one the chunks left: the new
+        // versions, complete now that every chunk ran; its own writes go
+        // into them too (see `staging`).
+        let region = Region::open(open_inputs(&names, false)?, staging::access(&plan)?)?;
+        region.adopt_new_versions()?;
         let mut opts = plan.run_options(log_level);
         opts.random_seed = opts.random_seed.map(|s| s ^ 0x7265_6475_6365); // "reduce"
         let plugin = runtime.load_for(&plan.plugin.path, &opts)?;
         out.flush().map_err(write_err)?;
         let run = runtime.reduce(&plugin, region, &opts, &partials, Box::new(out.clone()));
-        run.result?
+        let ok = run.result?;
+        let stats = run.region.stats();
+        if stats.bytes_written > 0 {
+            written += stats.bytes_written;
+            keep_reduce_writes(&plan, &run.region)?;
+        }
+        record = ReduceRecord {
+            ok: Some(ok.clone()),
+            read: stats.bytes_read,
+            written: stats.bytes_written,
+            files_written: run.region.written_inputs(),
+        };
+        ok
     };
+    if record.ok.is_none() {
+        record.ok = Some(ok.clone());
+    }
+    let line = serde_json::to_string(&record).expect("a reduce record serializes");
+    super::plan::write_atomically(&plan.reduce_record(), format!("{line}\n").as_bytes())?;
     if !ok.is_empty() {
         let nl = if ok.ends_with('\n') { "" } else { "\n" };
         write!(out, "{ok}{nl}").map_err(write_err)?;
     }
     out.flush().map_err(write_err)?;
     Ok(ReduceOutcome { ok, written })
+}
+
+/// What `reduce` wrote, made whole and durable: its files completed
+/// (packed inputs' bytes live in memory) and synced.
+fn keep_reduce_writes(plan: &Plan, region: &Region) -> Result<()> {
+    let mut opened = std::collections::BTreeMap::new();
+    for i in region.written_inputs() {
+        let seg = &region.segments()[i];
+        staging::complete_range(plan, region, (seg.start, seg.start + seg.len), &mut opened)?;
+    }
+    staging::sync(region, &opened)
+}
+
+/// What the plugin's `reduce` did (`reduce.json` in the stage directory,
+/// written by `mmhost reduce`): `commit` renames the files it wrote too, and
+/// a driver reads it for its report.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ReduceRecord {
+    /// The run's `ok` text (`None` only before `reduce` ran).
+    #[serde(default)]
+    pub ok: Option<String>,
+    /// Bytes `reduce` read (0 for a plan run whole in chunk 0).
+    #[serde(default)]
+    pub read: u64,
+    /// Bytes `reduce` wrote.
+    #[serde(default)]
+    pub written: u64,
+    /// The inputs (indices) `reduce` wrote to.
+    #[serde(default)]
+    pub files_written: Vec<usize>,
+}
+
+impl ReduceRecord {
+    /// The record of `plan`'s `reduce`, if it ran.
+    pub fn read(plan: &Plan) -> Result<Option<ReduceRecord>> {
+        let path = plan.reduce_record();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(text.trim())
+                .map(Some)
+                .map_err(|e| super::plan_error(&path, format!("not a reduce record: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::input(&path, describe_io(&e))),
+        }
+    }
 }
 
 /// The output stream, shared by the chunks' bytes, the plugin's `reduce`

@@ -90,6 +90,7 @@
 //! `commit/finish.rs`: this module imports nothing from [`crate::commit`].
 
 mod access;
+mod adopt;
 pub mod chunk;
 mod copy;
 mod describe;
@@ -141,6 +142,11 @@ pub enum Access {
     /// Writes go to this new file (emptied first) at their global offsets;
     /// the path is the output it is for, for messages.
     Output(File, std::path::PathBuf),
+    /// As [`Access::Output`], but the file already has the region's size
+    /// and is **not** emptied: a distributed run's staged output, of which
+    /// each `run-chunk` process fills its chunks' ranges (see
+    /// [`crate::distributed`]).
+    OutputPart(File, std::path::PathBuf),
 }
 
 /// One input file's place in the region, as plugins see it.

@@ -139,6 +139,7 @@ impl Region {
             Self::place(&res, &mut inputs, &layout, params.page, writable)?;
             Some(res)
         };
+        let part = matches!(access, Access::OutputPart(..));
         let backing = match access {
             Access::ReadOnly => Backing::ReadOnly,
             Access::CopyOnWrite(stage) => Backing::CopyOnWrite {
@@ -149,12 +150,26 @@ impl Region {
                 copies: inputs.iter().map(|_| OnceLock::new()).collect(),
                 write_locks: inputs.iter().map(|_| Mutex::new(())).collect(),
             },
-            Access::Output(target, path) => {
+            Access::Output(target, path) | Access::OutputPart(target, path) => {
                 let out_err = |e: io::Error| Error::output(&path, describe_io(&e));
-                // A new file of the region's size, all holes: writes fill it,
-                // the commit copies in the rest.
-                target.set_len(0).map_err(out_err)?;
-                target.set_len(layout.size()).map_err(out_err)?;
+                if part {
+                    // Other processes fill the rest of it: never emptied.
+                    let len = target.metadata().map_err(out_err)?.len();
+                    if len != layout.size() {
+                        return Err(Error::output(
+                            &path,
+                            format!(
+                                "the staged output is {len} bytes, not the region's {}",
+                                layout.size()
+                            ),
+                        ));
+                    }
+                } else {
+                    // A new file of the region's size, all holes: writes fill
+                    // it, the commit copies in the rest.
+                    target.set_len(0).map_err(out_err)?;
+                    target.set_len(layout.size()).map_err(out_err)?;
+                }
                 let page = rustix::param::page_size() as u64;
                 let shadow = Self::shadow(layout.size().next_multiple_of(page), |m| {
                     Error::output(&path, m)

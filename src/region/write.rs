@@ -162,7 +162,7 @@ impl Region {
     /// Chunks of a parallel run may write the same file at once: the stage
     /// lock makes exactly one of them stage it, and the others wait until
     /// the copy is mapped.
-    fn stage(&self, i: usize) -> Result<()> {
+    pub(super) fn stage(&self, i: usize) -> Result<()> {
         let Backing::CopyOnWrite {
             stage,
             shadow,

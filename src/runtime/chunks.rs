@@ -5,8 +5,8 @@
 //! `parallel.rs` runs a whole parallel run in one process: `plan`, every
 //! chunk on threads, `reduce`. Here each call stands alone: [`Runtime::plan_halo`]
 //! asks the plugin for its halo, [`Runtime::run_chunks`] runs the chunks a
-//! [`ChunkPlan`] hands out (some of them only) in one instance, one after
-//! another, each chunk's emitted bytes to its own writer, and
+//! [`ChunkPlan`] hands out (some of them only), one after another, each in
+//! a new instance, each chunk's emitted bytes to its own writer, and
 //! [`Runtime::reduce`] combines partial results that came from elsewhere.
 //! The rules a chunk runs under are those of `--jobs`: the same
 //! [`ChunkView`](crate::region::chunk::ChunkView) bounds, limits and
@@ -35,6 +35,8 @@ pub struct ChunkDone {
     pub partial: Vec<u8>,
     /// Bytes the plugin wrote in it.
     pub written: u64,
+    /// Bytes the plugin read in it.
+    pub read: u64,
     /// Wall-clock time of the `run-chunk` call.
     pub time: Duration,
 }
@@ -58,12 +60,13 @@ impl Runtime {
     /// Asks a `parallel` plugin's `plan` for its halo over `region`:
     /// `Some(halo)`, or `None` when it declines to split or is not of the
     /// `parallel` world. A halo over [`MAX_HALO`] is a limit error, as in a
-    /// local run.
+    /// local run. What `plan` emits goes to `out`.
     pub fn plan_halo(
         &self,
         plugin: &Plugin,
         region: Region,
         opts: &RunOptions,
+        out: Box<dyn Write + Send>,
     ) -> (Region, Result<Option<u64>>) {
         let Some(pre) = &plugin.parallel else {
             return (region, Ok(None));
@@ -74,7 +77,7 @@ impl Runtime {
         };
         let watchdog = Watchdog::start(&host.engine, opts.timeout);
         let ctx = ctx(host, plugin, opts);
-        let mut store = ctx.store(View::Whole(Box::new(region)), Box::new(io::sink()));
+        let mut store = ctx.store(View::Whole(Box::new(region)), out);
         let result = match pre.instantiate(&mut store) {
             Ok(inst) => {
                 store.data_mut().calling = super::abi::Export::Plan;
@@ -100,9 +103,12 @@ impl Runtime {
         (take_region(&mut store), result)
     }
 
-    /// Runs every chunk `plan` hands out, in order, in one instance of
-    /// `plugin`; chunk `k` emits into `out(k)`. Stops at the first failure
-    /// and returns its error (the chunks before it have run).
+    /// Runs every chunk `plan` hands out, in order, each in a new instance
+    /// of `plugin` (so that a chunk's bytes never depend on which chunks ran
+    /// before it in the same process: a retried chunk gives the same bytes
+    /// whatever range of chunks the retry asks for); chunk `k` emits into
+    /// `out(k)`. Stops at the first failure and returns its error (the
+    /// chunks before it have run).
     pub fn run_chunks(
         &self,
         plugin: &Plugin,
@@ -122,22 +128,26 @@ impl Runtime {
         let host = self.chunk_host(plugin)?;
         let watchdog = Watchdog::start(&host.engine, opts.timeout);
         let ctx = ctx(host, plugin, opts);
-        let mut store = ctx.store(View::Detached, Box::new(io::sink()));
-        let inst: Parallel = match pre.instantiate(&mut store) {
-            Ok(inst) => inst,
-            Err(e) => return Err(ctx.settle::<Vec<u8>>(Err(e), &mut store).unwrap_err()),
-        };
-        let chunked = inst.mmhost_plugin_chunked();
         let mut done = Vec::new();
         while let Some(view) = plan.next() {
             let started = Instant::now();
             let before = plan.stats();
             let index = view.bounds().0;
+            // A new store per chunk: the instance before it (and its
+            // memory) is gone, as in a process that ran this chunk alone.
+            let mut store = ctx.store(View::Detached, Box::new(io::sink()));
+            let inst: Parallel = match pre.instantiate(&mut store) {
+                Ok(inst) => inst,
+                Err(e) => return Err(ctx.settle::<Vec<u8>>(Err(e), &mut store).unwrap_err()),
+            };
+            let chunked = inst.mmhost_plugin_chunked();
             let partial = super::parallel::run_chunk(&ctx, chunked, &mut store, view, out(index)?)?;
+            let after = plan.stats();
             done.push(ChunkDone {
                 index,
                 partial,
-                written: plan.stats().bytes_written - before.bytes_written,
+                written: after.bytes_written - before.bytes_written,
+                read: after.bytes_read - before.bytes_read,
                 time: started.elapsed(),
             });
         }

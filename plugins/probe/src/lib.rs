@@ -28,6 +28,9 @@
 //! values; after `onchunk K`, operations run in chunk K only (until the
 //! next `onchunk` or `allchunks`). `reduce` returns
 //! `chunks COUNT`. Run serially, the whole region is chunk 0 of 1.
+//! After `atplan`, operations run in `plan` only; after `atreduce`, in
+//! `reduce` only (both end the chunks' operations; `atreduce` also ends
+//! the plan's); a serial run runs the chunk's and the reduce's.
 
 use mmhost_guest::{emit, log, region, Chunk, Plugin, RegionError};
 
@@ -107,12 +110,32 @@ fn substitute(args: &[String], chunk: &Chunk) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// The OPs of `chunked HALO OP...`, or `None` for an ordinary run.
+/// The OPs of `chunked HALO OP...` (those of the chunks: up to `atplan`
+/// or `atreduce`), or `None` for an ordinary run.
 fn chunked(args: &[String]) -> Option<(u64, &[String])> {
     match args {
-        [c, halo, ops @ ..] if c == "chunked" => Some((halo.parse().ok()?, ops)),
+        [c, halo, ops @ ..] if c == "chunked" => {
+            let end = ops
+                .iter()
+                .position(|o| o == "atplan" || o == "atreduce")
+                .unwrap_or(ops.len());
+            Some((halo.parse().ok()?, &ops[..end]))
+        }
         _ => None,
     }
+}
+
+/// The operations after `marker` (`atplan` or `atreduce`), up to the other
+/// marker.
+fn section(args: &[String], marker: &str) -> Vec<String> {
+    let Some(at) = args.iter().position(|o| o == marker) else {
+        return Vec::new();
+    };
+    args[at + 1..]
+        .iter()
+        .take_while(|o| *o != "atplan" && *o != "atreduce")
+        .cloned()
+        .collect()
 }
 
 /// Runs one chunk's operations.
@@ -151,6 +174,7 @@ impl Plugin for Probe {
                     halo: 0,
                 };
                 run_chunk_ops(ops, &whole)?;
+                run_ops(section(&args, "atreduce"))?;
                 Ok("chunks 1".to_string())
             }
             None => run_ops(args),
@@ -158,6 +182,9 @@ impl Plugin for Probe {
     }
 
     fn plan(args: Vec<String>) -> Result<Option<u64>, String> {
+        if chunked(&args).is_some() {
+            run_ops(section(&args, "atplan"))?;
+        }
         Ok(chunked(&args).map(|(halo, _)| halo))
     }
 
@@ -167,7 +194,8 @@ impl Plugin for Probe {
         Ok(Vec::new())
     }
 
-    fn reduce(_args: Vec<String>, partials: Vec<Vec<u8>>) -> Result<String, String> {
+    fn reduce(args: Vec<String>, partials: Vec<Vec<u8>>) -> Result<String, String> {
+        run_ops(section(&args, "atreduce"))?;
         Ok(format!("chunks {}", partials.len()))
     }
 }

@@ -15,6 +15,14 @@
 //! STREAM TEXT...` (STREAM `stdout` or `stderr`), it writes each TEXT to that
 //! WASI stream as is, in a write of its own, with no newline added, and
 //! emits `wrote N` (N texts): raw bytes for the host's escaping.
+//!
+//! With the arguments `random`, it works in chunks (halo 0): each chunk
+//! emits `chunk I random A B`, where A is a hash with a fresh
+//! `RandomState` (std draws its keys from WASI's random source once per
+//! instance, then derives the next ones from them: state an instance carries
+//! from chunk to chunk) and B a hash with a second one; `reduce` returns
+//! `chunks N`. So the tests can check that a chunk's random numbers depend
+//! on the run and the chunk, not on which chunks ran before it.
 
 use std::fmt::Display;
 use std::io::Read;
@@ -38,7 +46,27 @@ fn attempt<T, E: Display>(name: &str, r: Result<T, E>, what: impl FnOnce(T) -> S
     }
 }
 
+/// A hash of `x` with a new `RandomState` (random keys, see the docs).
+fn random_hash(x: u64) -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(x)
+}
+
 impl Plugin for WasiProbe {
+    fn plan(args: Vec<String>) -> Result<Option<u64>, String> {
+        Ok((args.first().map(String::as_str) == Some("random")).then_some(0))
+    }
+
+    fn run_chunk(_args: Vec<String>, chunk: mmhost_guest::Chunk) -> Result<Vec<u8>, String> {
+        let (a, b) = (random_hash(1), random_hash(2));
+        line(&format!("chunk {} random {a:016x} {b:016x}", chunk.index));
+        Ok(Vec::new())
+    }
+
+    fn reduce(_args: Vec<String>, partials: Vec<Vec<u8>>) -> Result<String, String> {
+        Ok(format!("chunks {}", partials.len()))
+    }
+
     fn run(args: Vec<String>) -> Result<String, String> {
         if let [op, stream, texts @ ..] = args.as_slice() {
             if op == "write" {

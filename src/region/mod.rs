@@ -92,6 +92,7 @@
 mod access;
 pub mod chunk;
 mod copy;
+mod count;
 mod describe;
 mod digest;
 pub use describe::layout_text;

@@ -249,11 +249,11 @@ fn inspect_describes_a_plugin() {
     assert!(text.contains("kind:         component"), "{text}");
     assert!(
         text.contains(
-            "world:        mmhost:plugin/parallel@0.1.3 (loads in this mmhost; may work in chunks"
+            "world:        mmhost:plugin/parallel@0.1.4 (loads in this mmhost; may work in chunks"
         ),
         "{text}"
     );
-    assert!(text.contains("mmhost:plugin/region@0.1.3"), "{text}");
+    assert!(text.contains("mmhost:plugin/region@0.1.4"), "{text}");
     assert!(text.contains("language:     Rust"), "{text}");
     let v: serde_json::Value = serde_json::from_str(&stdout_of(&[
         "inspect",
@@ -262,10 +262,10 @@ fn inspect_describes_a_plugin() {
     ]))
     .unwrap();
     assert_eq!(v["kind"], "component");
-    assert_eq!(v["mmhost_version"], "0.1.3");
+    assert_eq!(v["mmhost_version"], "0.1.4");
     assert_eq!(
         v["exports"],
-        serde_json::json!(["run", "mmhost:plugin/chunked@0.1.3"])
+        serde_json::json!(["run", "mmhost:plugin/chunked@0.1.4"])
     );
     assert_eq!(v["loads"], true);
     assert_eq!(v["parallel"], true);

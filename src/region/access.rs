@@ -81,6 +81,14 @@ pub trait RegionAccess {
     /// allowed: nothing is allocated).
     fn digest(&self, algorithm: DigestAlgorithm, at: i64, len: u64)
         -> Result<Vec<u8>, AccessError>;
+
+    /// The number of bytes equal to `byte` among the `len` bytes at `at`;
+    /// see `count` in the WIT.
+    ///
+    /// # Errors
+    /// [`AccessError::OutOfRange`] outside the readable range (any `len` is
+    /// allowed: nothing is allocated).
+    fn count(&self, byte: u8, at: i64, len: u64) -> Result<u64, AccessError>;
 }
 
 /// The whole region. Its inherent methods of the same names are the ones
@@ -124,6 +132,9 @@ impl RegionAccess for Region {
         len: u64,
     ) -> Result<Vec<u8>, AccessError> {
         Region::digest(self, algorithm, at, len)
+    }
+    fn count(&self, byte: u8, at: i64, len: u64) -> Result<u64, AccessError> {
+        Region::count(self, byte, at, len)
     }
 }
 
@@ -174,6 +185,13 @@ impl RegionAccess for Detached {
         at: i64,
         len: u64,
     ) -> Result<Vec<u8>, AccessError> {
+        Err(AccessError::OutOfRange(super::OutOfRange {
+            at,
+            len,
+            size: 0,
+        }))
+    }
+    fn count(&self, _byte: u8, at: i64, len: u64) -> Result<u64, AccessError> {
         Err(AccessError::OutOfRange(super::OutOfRange {
             at,
             len,

@@ -27,6 +27,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::count::count_slices;
 use super::digest::digest_slices;
 use super::find::{check_find, find_in};
 use super::{AccessError, DigestAlgorithm, ReadView, Region, RegionAccess, Segment, WriteError};
@@ -383,5 +384,14 @@ impl RegionAccess for ChunkView {
         let out = digest_slices(algorithm, &self.slices(start, start + len));
         self.region().count_read(len);
         Ok(out)
+    }
+
+    /// As [`Region::count`], inside the window.
+    fn count(&self, byte: u8, at: i64, len: u64) -> Result<u64, AccessError> {
+        let start = self.region().resolve(at, len)?;
+        self.check_window(at, start, start + len)?;
+        let n = count_slices(byte, &self.slices(start, start + len));
+        self.region().count_read(len);
+        Ok(n)
     }
 }

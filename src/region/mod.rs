@@ -93,6 +93,7 @@ mod access;
 mod adopt;
 pub mod chunk;
 mod copy;
+mod count;
 mod describe;
 mod digest;
 pub use describe::layout_text;

@@ -217,6 +217,17 @@ pub(super) fn link_region(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         },
     )?;
     inst.func_wrap(
+        "count",
+        |store: StoreContextMut<'_, HostState>, (byte, at, len): (u8, i64, u64)| -> Res<u64> {
+            let state = store.data();
+            let got = state.view.access().count(byte, at, len);
+            if got.is_ok() {
+                state.progress.add_read(len);
+            }
+            Ok((got.map_err(Into::into),))
+        },
+    )?;
+    inst.func_wrap(
         "locate",
         |store: StoreContextMut<'_, HostState>, (segment, delta): (u32, i64)| -> Res<u64> {
             Ok((store

@@ -132,10 +132,10 @@ use parallel_bindings::ParallelPre;
 /// Plugins built against an earlier 0.1.x version of the package load too:
 /// wasmtime's linker resolves an import of `mmhost:plugin/region@0.1.0` to the
 /// semver-compatible definition of `region@0.1.1`.
-pub const WORLD: &str = "mmhost:plugin/transform@0.1.3";
+pub const WORLD: &str = "mmhost:plugin/transform@0.1.4";
 /// The world of plugins that can also run chunk by chunk on several threads.
-pub const PARALLEL_WORLD: &str = "mmhost:plugin/parallel@0.1.3";
-const REGION_INTERFACE: &str = "mmhost:plugin/region@0.1.3";
+pub const PARALLEL_WORLD: &str = "mmhost:plugin/parallel@0.1.4";
+const REGION_INTERFACE: &str = "mmhost:plugin/region@0.1.4";
 
 /// Severity of a log message, and the user's threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -15,17 +15,33 @@
 //! Like grep, the plugin fails (exit code 1, no message beyond `grep: no
 //! match`) when no line matched; with `-c` too.
 //!
-//! The search runs over whole buffers of a file (the regex crate's literal
-//! prefilters make `-F` a memchr-speed scan), and each match is checked
-//! against its own line, so a match that would run across a newline (`[^a]`
-//! matches one) counts only if the line matches alone.
+//! A regex search runs over whole buffers of a file (4 MiB blocks read
+//! into the plugin), and each match is checked against its own line, so a
+//! match that would run across a newline (`[^a]` matches one) counts only
+//! if the line matches alone. `-F` with one pattern and no `-i` is searched
+//! by the host instead (`region.find`, SIMD over the mapping; the line's
+//! ends by `find` of a newline, `-n`'s numbers by `region.count`), so only
+//! the lines printed are copied into the plugin.
 //!
-//! Serial: output must come out in file and line order, and a line is found
-//! only by reading from the previous newline; chunks would need a halo as
-//! long as the longest line.
+//! Parallel (halo 1 MiB): a chunk owns the lines that start inside it and
+//! searches them, reading past its end to finish its last line; it prints
+//! nothing but returns where the matching lines are (runs of consecutive
+//! lines) or, with `-c`, the counts per file. `reduce` prints them in
+//! order, numbering lines with `region.count` from the start of each file.
+//! A line that starts in a chunk but runs more than the halo past its end
+//! is not searched there: the chunk names it and `reduce`, which can read
+//! the whole region, searches it; so does a chunk whose partial result
+//! would exceed the host's 1 MiB (it hands the rest of its lines to
+//! `reduce`). The output is the serial run's, whatever the chunks.
 
-use mmhost_guest::{region, Plugin, Progress};
+mod partial;
+mod walk;
+
+use mmhost_guest::region::Segment;
+use mmhost_guest::{region, Chunk, Plugin, Progress, RegionError};
+use partial::Item;
 use regex::bytes::{Regex, RegexBuilder};
+use walk::{walk, Hit, Matcher, Walk, BLOCK};
 
 struct Grep;
 
@@ -107,18 +123,46 @@ fn compile(o: &Options) -> Result<Regex, String> {
 struct Out(Vec<u8>);
 
 impl Out {
-    fn line(&mut self, name: &str, number: Option<u64>, line: &[u8]) {
+    fn prefix(&mut self, name: &str, number: Option<u64>) {
         self.0.extend_from_slice(name.as_bytes());
         self.0.push(b':');
         if let Some(n) = number {
             self.0.extend_from_slice(n.to_string().as_bytes());
             self.0.push(b':');
         }
+    }
+
+    fn line(&mut self, name: &str, number: Option<u64>, line: &[u8]) {
+        self.prefix(name, number);
         self.0.extend_from_slice(line);
         self.0.push(b'\n');
         if self.0.len() >= 1 << 16 {
             self.flush();
         }
+    }
+
+    /// A line that [`walk`] found: its bytes if at hand, else read from
+    /// the region (in pieces, for a long line).
+    fn hit(&mut self, name: &str, number: Option<u64>, h: &Hit<'_>) -> Result<(), RegionError> {
+        if let Some(bytes) = h.bytes {
+            self.line(name, number, bytes);
+            return Ok(());
+        }
+        self.prefix(name, number);
+        let mut p = h.start;
+        while p < h.end {
+            let n = (h.end - p).min(BLOCK);
+            self.0.extend_from_slice(&region::read(p as i64, n)?);
+            p += n;
+            if self.0.len() >= 1 << 16 {
+                self.flush();
+            }
+        }
+        self.0.push(b'\n');
+        if self.0.len() >= 1 << 16 {
+            self.flush();
+        }
+        Ok(())
     }
 
     fn flush(&mut self) {
@@ -129,106 +173,139 @@ impl Out {
     }
 }
 
-/// Matches the complete lines of `buf` (those ending in `\n`, and the rest
-/// too when `last`), calling `hit` with each matching line's index among
-/// them and its bytes. Returns how many lines were consumed and how many
-/// bytes they take.
-fn scan(re: &Regex, buf: &[u8], last: bool, mut hit: impl FnMut(u64, &[u8])) -> (u64, usize) {
-    let end = match memrchr(buf) {
-        Some(i) => i + 1,
-        None if last => buf.len(),
-        None => return (0, 0),
-    };
-    let end = if last { buf.len() } else { end };
-    let text = &buf[..end];
-    let mut line_no = 0u64; // lines before `line_start`
-    let mut line_start = 0usize;
-    let mut pos = 0usize;
-    while pos <= text.len() {
-        let Some(m) = re.find_at(text, pos) else {
-            break;
-        };
-        // The line holding the match's start.
-        let start = m.start();
-        line_no += count_nl(&text[line_start..start]);
-        line_start += text[line_start..start]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line_end = text[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(text.len(), |i| start + i);
-        let line = &text[line_start..line_end];
-        // An empty last piece after the final newline is no line.
-        if line_start == text.len() {
-            break;
-        }
-        if m.end() <= line_end || re.is_match(line) {
-            hit(line_no, line);
-        }
-        line_no += 1;
-        line_start = line_end + 1;
-        pos = line_start;
+/// The matcher for these options: the host's fixed-string search where it
+/// applies (`-F` without `-i`, one non-empty pattern), else the regex.
+fn matcher(o: &Options) -> Result<Matcher, String> {
+    if o.fixed && !o.ignore_case && !o.pattern.is_empty() && !o.pattern.contains('\n') {
+        return Ok(Matcher::Fixed(o.pattern.as_bytes().to_vec()));
     }
-    let lines = count_nl(text) + u64::from(last && !text.is_empty() && !text.ends_with(b"\n"));
-    (lines, end)
+    compile(o).map(Matcher::Regex)
 }
 
-fn count_nl(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
+/// The index of the file holding global offset `at` (not an empty one).
+fn file_of(segs: &[Segment], at: u64) -> usize {
+    segs.partition_point(|s| s.start + s.len <= at)
 }
 
-fn memrchr(b: &[u8]) -> Option<usize> {
-    b.iter().rposition(|&c| c == b'\n')
+/// Prints matching lines (or counts them with `-c`) in region order, for
+/// the serial run and for `reduce`.
+struct Printer<'a> {
+    o: &'a Options,
+    segs: &'a [Segment],
+    out: Out,
+    counts: Vec<u64>,
+    matched: bool,
+    /// `-n`: a file, an offset in it, and the lines before that offset.
+    cursor: (usize, u64, u64),
 }
 
-const BLOCK: u64 = 4 << 20;
-
-impl Plugin for Grep {
-    fn run(args: Vec<String>) -> Result<String, String> {
-        let o = options(&args)?;
-        let re = compile(&o)?;
-        let mut out = Out(Vec::new());
-        let mut progress = Progress::new(region::size());
-        let mut matched_any = false;
-        for seg in region::segments() {
-            let end = seg.start + seg.len;
-            let mut buf: Vec<u8> = Vec::new();
-            let mut pos = seg.start;
-            let mut lines_before = 0u64;
-            let mut matches = 0u64;
-            while pos < end || !buf.is_empty() {
-                let n = (end - pos).min(BLOCK);
-                if n > 0 {
-                    let more = region::read(pos as i64, n).map_err(|e| {
-                        format!("grep: {}: at byte {}: {e}", seg.name, pos - seg.start)
-                    })?;
-                    buf.extend_from_slice(&more);
-                    pos += n;
-                    progress.set(pos);
-                }
-                let last = pos >= end;
-                let base = lines_before;
-                let (lines, used) = scan(&re, &buf, last, |i, line| {
-                    matches += 1;
-                    if !o.count {
-                        out.line(&seg.name, o.number.then_some(base + i + 1), line);
-                    }
-                });
-                lines_before += lines;
-                buf.drain(..used);
-                if last {
-                    break;
-                }
-            }
-            if o.count {
-                out.line(&seg.name, None, matches.to_string().as_bytes());
-            }
-            matched_any |= matches > 0;
+impl<'a> Printer<'a> {
+    fn new(o: &'a Options, segs: &'a [Segment]) -> Self {
+        Printer {
+            o,
+            segs,
+            out: Out(Vec::new()),
+            counts: vec![0; segs.len()],
+            matched: false,
+            cursor: (usize::MAX, 0, 0),
         }
-        out.flush();
-        if matched_any {
+    }
+
+    /// The number of lines of file `i` before offset `x` (counted by the
+    /// host from the last offset asked for in that file).
+    fn lines_before(&mut self, i: usize, x: u64) -> Result<u64, String> {
+        if self.cursor.0 != i || x < self.cursor.1 {
+            self.cursor = (i, self.segs[i].start, 0);
+        }
+        let (_, p, n) = self.cursor;
+        let n = n + region::count(b'\n', p as i64, x - p)
+            .map_err(|e| format!("grep: {}: {e}", self.segs[i].name))?;
+        self.cursor = (i, x, n);
+        Ok(n)
+    }
+
+    /// Searches the lines of file `i` that start in `[from, to)` (`from` a
+    /// line start) and prints or counts the matching ones.
+    fn search(&mut self, m: &Matcher, i: usize, from: u64, to: u64) -> Result<(), String> {
+        let segs = self.segs;
+        let seg = &segs[i];
+        let file_end = seg.start + seg.len;
+        let (count, number) = (self.o.count, self.o.number);
+        let base = if number {
+            self.lines_before(i, from)?
+        } else {
+            0
+        };
+        let mut n = 0u64;
+        let mut failed = None;
+        let out = &mut self.out;
+        walk(m, file_end, (from, to, file_end), number, !count, |h| {
+            n += 1;
+            if !count {
+                if let Err(e) = out.hit(&seg.name, number.then_some(base + h.index + 1), &h) {
+                    failed = Some(e);
+                    return false;
+                }
+            }
+            true
+        })
+        .map_err(|e| format!("grep: {}: {e}", seg.name))?;
+        if let Some(e) = failed {
+            return Err(format!("grep: {}: {e}", seg.name));
+        }
+        self.counts[i] += n;
+        self.matched |= n > 0;
+        Ok(())
+    }
+
+    /// Prints the run of matching lines `[start, end)` of file `i` (whole
+    /// lines, newlines included) that a chunk found.
+    fn lines(&mut self, i: usize, start: u64, end: u64) -> Result<(), String> {
+        let segs = self.segs;
+        let seg = &segs[i];
+        let mut number = if self.o.number {
+            Some(self.lines_before(i, start)? + 1)
+        } else {
+            None
+        };
+        let mut buf: Vec<u8> = Vec::new();
+        let mut p = start;
+        let mut lines = 0;
+        while p < end {
+            let n = (end - p).min(BLOCK);
+            let more = region::read(p as i64, n).map_err(|e| format!("grep: {}: {e}", seg.name))?;
+            p += n;
+            buf.extend_from_slice(&more);
+            let mut k = 0;
+            while let Some(j) = buf[k..].iter().position(|&b| b == b'\n') {
+                self.out.line(&seg.name, number, &buf[k..k + j]);
+                number = number.map(|x| x + 1);
+                lines += 1;
+                k += j + 1;
+            }
+            buf.drain(..k);
+        }
+        if !buf.is_empty() {
+            self.out.line(&seg.name, number, &buf);
+        }
+        if self.o.number {
+            let before = self.cursor.2;
+            self.cursor = (i, end, before + lines);
+        }
+        self.matched = true;
+        Ok(())
+    }
+
+    /// Prints the counts (`-c`) and the rest of the output; the run's
+    /// result.
+    fn finish(mut self) -> Result<String, String> {
+        if self.o.count {
+            for (seg, n) in self.segs.iter().zip(&self.counts) {
+                self.out.line(&seg.name, None, n.to_string().as_bytes());
+            }
+        }
+        self.out.flush();
+        if self.matched {
             Ok(String::new())
         } else {
             Err("grep: no match".to_string())
@@ -236,35 +313,184 @@ impl Plugin for Grep {
     }
 }
 
-mmhost_guest::export!(Grep);
+/// How many bytes beyond its bounds a chunk may read: the most the host
+/// allows. A line that starts in a chunk and ends past this is searched by
+/// `reduce` instead.
+const HALO: u64 = 1 << 20;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lines(pattern: &str, text: &[u8]) -> Vec<(u64, Vec<u8>)> {
-        let re = RegexBuilder::new(pattern).multi_line(true).build().unwrap();
-        let mut got = Vec::new();
-        scan(&re, text, true, |i, l| got.push((i, l.to_vec())));
-        got
+impl Plugin for Grep {
+    fn run(args: Vec<String>) -> Result<String, String> {
+        let o = options(&args)?;
+        let m = matcher(&o)?;
+        let segs = region::segments();
+        let mut progress = Progress::new(region::size());
+        let mut p = Printer::new(&o, &segs);
+        for (i, seg) in segs.iter().enumerate() {
+            let end = seg.start + seg.len;
+            p.search(&m, i, seg.start, end)?;
+            progress.set(end);
+        }
+        p.finish()
     }
 
-    #[test]
-    fn matches_stay_inside_lines() {
-        assert_eq!(
-            lines("b", b"a\nb\nab"),
-            vec![(1, b"b".to_vec()), (2, b"ab".to_vec())]
-        );
-        assert_eq!(lines("a[^x]b", b"a\nb\n"), vec![]);
-        assert_eq!(
-            lines("a[^x]*", b"a\nb\nxa"),
-            vec![(0, b"a".to_vec()), (2, b"xa".to_vec())]
-        );
-        assert_eq!(
-            lines("", b"a\n\nb"),
-            vec![(0, b"a".to_vec()), (1, b"".to_vec()), (2, b"b".to_vec())]
-        );
-        assert_eq!(lines("", b""), vec![]);
-        assert_eq!(lines("^b$", b"ab\nb\nbc"), vec![(1, b"b".to_vec())]);
+    fn plan(args: Vec<String>) -> Result<Option<u64>, String> {
+        matcher(&options(&args)?)?;
+        Ok(Some(HALO))
+    }
+
+    fn run_chunk(args: Vec<String>, chunk: Chunk) -> Result<Vec<u8>, String> {
+        let o = options(&args)?;
+        let m = matcher(&o)?;
+        let segs = region::segments();
+        let window_end = (chunk.end + chunk.halo).min(region::size());
+        let mut out = Vec::new();
+        for (i, seg) in segs.iter().enumerate().skip(file_of(&segs, chunk.start)) {
+            let file_end = seg.start + seg.len;
+            let (s, e) = (seg.start.max(chunk.start), file_end.min(chunk.end));
+            if seg.start >= chunk.end {
+                break;
+            }
+            if s >= e {
+                continue;
+            }
+            let fail = |e: RegionError| format!("grep: {}: {e}", seg.name);
+            // The first line that starts in the chunk.
+            let from = if s == seg.start || region::read(s as i64 - 1, 1).map_err(fail)?[0] == b'\n'
+            {
+                s
+            } else {
+                match region::find(b"\n", s..e, 1).map_err(fail)?.first() {
+                    Some(&n) => n + 1,
+                    None => continue,
+                }
+            };
+            if from >= e {
+                continue;
+            }
+            let limit = file_end.min(window_end);
+            let mut n = 0u64;
+            let mut run: Option<(u64, u64)> = None;
+            let walked = walk(&m, file_end, (from, e, limit), false, !o.count, |h| {
+                n += 1;
+                if !o.count {
+                    let (a, b) = (h.start, (h.end + 1).min(file_end));
+                    match &mut run {
+                        Some((_, end)) if *end == a => *end = b,
+                        _ => {
+                            if let Some((start, end)) = run.replace((a, b)) {
+                                partial::push(
+                                    &mut out,
+                                    Item::Lines {
+                                        start,
+                                        len: end - start,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                    if out.len() > partial::CAP {
+                        return false;
+                    }
+                }
+                true
+            })
+            .map_err(fail)?;
+            if let Some((start, end)) = run {
+                partial::push(
+                    &mut out,
+                    Item::Lines {
+                        start,
+                        len: end - start,
+                    },
+                );
+            }
+            if o.count && n > 0 {
+                partial::push(
+                    &mut out,
+                    Item::Count {
+                        file: i as u64,
+                        count: n,
+                    },
+                );
+            }
+            match walked {
+                Walk::Done => {}
+                Walk::Long(at) => partial::push(
+                    &mut out,
+                    Item::Redo {
+                        from: at,
+                        to: at + 1,
+                    },
+                ),
+                Walk::Stopped(at) => {
+                    if at < chunk.end {
+                        partial::push(
+                            &mut out,
+                            Item::Redo {
+                                from: at,
+                                to: chunk.end,
+                            },
+                        );
+                    }
+                    break;
+                }
+            }
+            if out.len() > partial::CAP {
+                // Counts of many files: the files after this one are left
+                // to `reduce`.
+                if file_end < chunk.end {
+                    partial::push(
+                        &mut out,
+                        Item::Redo {
+                            from: file_end,
+                            to: chunk.end,
+                        },
+                    );
+                }
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn reduce(args: Vec<String>, partials: Vec<Vec<u8>>) -> Result<String, String> {
+        let o = options(&args)?;
+        let m = matcher(&o)?;
+        let segs = region::segments();
+        let mut p = Printer::new(&o, &segs);
+        let malformed = || "grep: malformed partial result".to_string();
+        for partial in &partials {
+            for item in partial::decode(partial).ok_or_else(malformed)? {
+                match item {
+                    Item::Lines { start, len } => {
+                        let i = file_of(&segs, start);
+                        if i >= segs.len() {
+                            return Err(malformed());
+                        }
+                        p.lines(i, start, start + len)?;
+                    }
+                    Item::Redo { from, to } => {
+                        let first = file_of(&segs, from);
+                        for (i, seg) in segs.iter().enumerate().skip(first) {
+                            if seg.start >= to {
+                                break;
+                            }
+                            let (a, b) = (from.max(seg.start), to.min(seg.start + seg.len));
+                            if a < b {
+                                p.search(&m, i, a, b)?;
+                            }
+                        }
+                    }
+                    Item::Count { file, count } => {
+                        let c = p.counts.get_mut(file as usize).ok_or_else(malformed)?;
+                        *c += count;
+                        p.matched |= count > 0;
+                    }
+                }
+            }
+        }
+        p.finish()
     }
 }
+
+mmhost_guest::export!(Grep);

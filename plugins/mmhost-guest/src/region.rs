@@ -98,6 +98,16 @@ pub fn digest(algorithm: DigestAlgorithm, at: i64, len: u64) -> Result<Vec<u8>, 
     wit::digest(algorithm, at, len).map_err(|e| RegionError::from_wit(e, len, 0))
 }
 
+/// The number of bytes equal to `byte` among the `len` bytes at `at`
+/// (negative: from the end), counted by the host over the mapping with SIMD:
+/// nothing is copied into the plugin but the number. `count(b'\n', ..)`
+/// counts lines as `wc -l` does. The whole range must lie inside the region
+/// (inside a chunk, its read window); any `len` is allowed. Needs a host of
+/// WIT 0.1.4 or later.
+pub fn count(byte: u8, at: i64, len: u64) -> Result<u64, RegionError> {
+    wit::count(byte, at, len).map_err(|e| RegionError::from_wit(e, len, 0))
+}
+
 /// Iterates over the whole region in chunks of [`DEFAULT_CHUNK`] bytes.
 ///
 /// Use the builder methods of [`Chunks`] to change the chunk size, add an

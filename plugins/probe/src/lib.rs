@@ -11,6 +11,8 @@
 //! - `locate SEG DELTA` -> `ok OFFSET` or `err ...`
 //! - `find HEX START END LIMIT` -> `ok OFFSET...` or `err ...`
 //! - `digest AT LEN` -> `ok HEX` (the host's SHA-256 of the range) or `err ...`
+//! - `count BYTE AT LEN` (BYTE in hex) -> `ok N` (the host's count of BYTE in
+//!   the range) or `err ...`
 //! - `readloop N`: logs `readloop started`, then reads the whole region N
 //!   times over in 64 KiB chunks (for tests that change the files meanwhile);
 //!   -> `readloop N` (the rounds done) or `err ...`
@@ -256,6 +258,16 @@ fn run_ops(args: Vec<String>) -> Result<String, String> {
                 let len: u64 = num(&mut args, "LEN")?;
                 match region::digest(region::DigestAlgorithm::Sha256, at, len) {
                     Ok(b) => line(&format!("ok {}", hex(&b))),
+                    Err(e) => line(&describe(e)),
+                }
+            }
+            "count" => {
+                let byte = unhex(&text(&mut args, "BYTE")?)?;
+                let byte = *byte.first().ok_or("empty BYTE")?;
+                let at: i64 = num(&mut args, "AT")?;
+                let len: u64 = num(&mut args, "LEN")?;
+                match region::count(byte, at, len) {
+                    Ok(n) => line(&format!("ok {n}")),
                     Err(e) => line(&describe(e)),
                 }
             }

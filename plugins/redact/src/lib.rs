@@ -23,10 +23,15 @@
 //! matches redacted; without one, the redacted concatenation is emitted on
 //! stdout, as `sed` prints it.
 //!
-//! Serial: a line is found only by reading from the previous newline, so a
-//! chunk would need a halo as long as the longest line, which has no bound.
+//! Parallel (halo 1 MiB): chunks redact the lines up to 1 MiB long that
+//! overlap them, each writing the X bytes inside its own bounds, and leave
+//! longer lines to `reduce`; without a write target the chunks return the X
+//! ranges and `reduce` emits the text (see `parallel.rs`). The result is the
+//! serial run's, whatever the chunks.
 
-use mmhost_guest::{region, Plugin, Progress};
+mod parallel;
+
+use mmhost_guest::{region, Chunk, Plugin, Progress};
 use regex::bytes::{Regex, RegexBuilder};
 
 struct Redact;
@@ -34,7 +39,7 @@ struct Redact;
 const USAGE: &str = "usage: redact REGEX";
 
 /// How much of a file is read at a time (more when a line is longer).
-const BLOCK: u64 = 4 << 20;
+pub(crate) const BLOCK: u64 = 4 << 20;
 
 fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
@@ -52,7 +57,7 @@ fn compile(pattern: &str) -> Result<Regex, String> {
 /// The non-empty matches in `text` (whole lines: it ends at a newline or at
 /// the end of its file), as ranges, found line by line: each match as
 /// searching its own line alone would find it.
-fn matches(re: &Regex, text: &[u8], mut hit: impl FnMut(usize, usize)) {
+pub(crate) fn matches(re: &Regex, text: &[u8], mut hit: impl FnMut(usize, usize)) {
     let mut pos = 0usize;
     while pos < text.len() {
         let Some(m) = re.find_at(text, pos) else {
@@ -85,21 +90,37 @@ fn matches(re: &Regex, text: &[u8], mut hit: impl FnMut(usize, usize)) {
 
 /// The end of the complete lines of `buf`: after its last newline, or all
 /// of it when the file ends there.
-fn complete(buf: &[u8], last: bool) -> usize {
+pub(crate) fn complete(buf: &[u8], last: bool) -> usize {
     if last {
         return buf.len();
     }
     buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
 }
 
+fn pattern(args: &[String]) -> Result<Regex, String> {
+    match args {
+        [p] => compile(p),
+        [dd, p] if dd == "--" => compile(p),
+        _ => Err(USAGE.to_string()),
+    }
+}
+
 impl Plugin for Redact {
+    fn plan(args: Vec<String>) -> Result<Option<u64>, String> {
+        pattern(&args)?;
+        Ok(Some(parallel::HALO))
+    }
+
+    fn run_chunk(args: Vec<String>, chunk: Chunk) -> Result<Vec<u8>, String> {
+        parallel::run_chunk(&pattern(&args)?, &chunk)
+    }
+
+    fn reduce(args: Vec<String>, partials: Vec<Vec<u8>>) -> Result<String, String> {
+        parallel::reduce(&pattern(&args)?, &partials)
+    }
+
     fn run(args: Vec<String>) -> Result<String, String> {
-        let pattern = match args.as_slice() {
-            [p] => p,
-            [dd, p] if dd == "--" => p,
-            _ => return Err(USAGE.to_string()),
-        };
-        let re = compile(pattern)?;
+        let re = pattern(&args)?;
         let write = region::writable();
         let mut progress = Progress::new(region::size());
         let mut count = 0u64;

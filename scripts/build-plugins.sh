@@ -14,6 +14,10 @@
 #    wasm32-wasip2 (installing that target too if it is missing). The
 #    toolchain links it into a component that imports WASI 0.2, copied to
 #    target/plugins/wasi-probe.wasm.
+# 4. Builds wasi-probe once more for wasm32-wasip1: a core module that
+#    imports WASI preview 1 (wasi_snapshot_preview1), as Go, Zig and C
+#    toolchains emit, which mmhost adapts when it loads it. Copied as is to
+#    target/plugins/wasi-probe-p1.wasm.
 #
 # Works from any current directory.
 set -euo pipefail
@@ -23,6 +27,8 @@ PLUGINS=(upper checksum count tail reverse probe)
 # Plugins built for WASI 0.2 with std (not wrapped: already components).
 WASI_PLUGINS=(wasi-probe)
 WASI_TARGET=wasm32-wasip2
+# The same, built for WASI preview 1: core modules (named <name>-p1.wasm).
+WASI_P1_TARGET=wasm32-wasip1
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET=wasm32-unknown-unknown
@@ -30,7 +36,7 @@ CORE_DIR="$ROOT/plugins/target/$TARGET/release"
 OUT_DIR="$ROOT/target/plugins"
 MMHOST="${MMHOST:-$ROOT/target/release/mmhost}"
 
-for t in "$TARGET" "$WASI_TARGET"; do
+for t in "$TARGET" "$WASI_TARGET" "$WASI_P1_TARGET"; do
     if command -v rustup >/dev/null && ! rustup target list --installed | grep -x "$t" >/dev/null; then
         echo "installing the Rust target $t" >&2
         rustup target add "$t"
@@ -51,6 +57,8 @@ for name in "${WASI_PLUGINS[@]}"; do
 done
 (cd "$ROOT/plugins" && cargo build --release --target "$WASI_TARGET" \
     --manifest-path "$ROOT/plugins/Cargo.toml" "${wasi_packages[@]}")
+(cd "$ROOT/plugins" && cargo build --release --target "$WASI_P1_TARGET" \
+    --manifest-path "$ROOT/plugins/Cargo.toml" "${wasi_packages[@]}")
 
 if [[ ! -x "$MMHOST" ]]; then
     echo "error: $MMHOST not found: build the host first (cargo build --release)" >&2
@@ -66,4 +74,6 @@ done
 for name in "${WASI_PLUGINS[@]}"; do
     cp "$ROOT/plugins/target/$WASI_TARGET/release/${name//-/_}.wasm" "$OUT_DIR/$name.wasm"
     echo "built $OUT_DIR/$name.wasm ($(wc -c <"$OUT_DIR/$name.wasm") bytes)"
+    cp "$ROOT/plugins/target/$WASI_P1_TARGET/release/${name//-/_}.wasm" "$OUT_DIR/$name-p1.wasm"
+    echo "built $OUT_DIR/$name-p1.wasm ($(wc -c <"$OUT_DIR/$name-p1.wasm") bytes)"
 done

@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-for t in wasm32-unknown-unknown wasm32-wasip2; do
+for t in wasm32-unknown-unknown wasm32-wasip2 wasm32-wasip1; do
     if ! rustup target list --installed | grep -qx "$t"; then
         rustup target add "$t"
     fi
@@ -49,6 +49,7 @@ bash scripts/test-dask.sh
 cargo clippy --release --all-targets -- -D warnings
 (cd plugins && cargo clippy --release --target wasm32-unknown-unknown -- -D warnings)
 (cd plugins && cargo clippy --release --target wasm32-wasip2 -p wasi-probe -- -D warnings)
+(cd plugins && cargo clippy --release --target wasm32-wasip1 -p wasi-probe -- -D warnings)
 
 # The benchmark harness, as a smoke run (tiny data, one rep): it must keep
 # working; its figures mean nothing at this size. See BENCHMARKS.md.

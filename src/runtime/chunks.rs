@@ -215,6 +215,8 @@ pub fn chunk_seed(seed: u64, index: u32) -> u64 {
 
 fn ctx<'a>(host: &'a Host, plugin: &'a Plugin, opts: &'a RunOptions) -> StoreCtx<'a> {
     StoreCtx {
+        // Made right after the watchdog starts: the same deadline.
+        deadline: super::clock::deadline(opts.timeout),
         host,
         plugin,
         opts,

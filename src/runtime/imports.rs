@@ -35,6 +35,8 @@ pub struct HostState {
     pub(super) terminal: Arc<Terminal>,
     pub(super) limiter: Limiter,
     pub(super) wasi: WasiCtx,
+    /// The instance's monotonic clock and its run's deadline.
+    pub(super) clock: super::clock::Clock,
     pub(super) table: ResourceTable,
     pub(super) progress: Arc<ProgressState>,
     /// The step's configuration, serialized once.

@@ -7,6 +7,8 @@
 //!   hand-written WAT produce. It is wrapped into a component here with
 //!   wit-component (about a millisecond), using the world embedded in the
 //!   module by its bindings generator or, if it has none, mmhost's own WIT;
+//!   a module that imports WASI preview 1 (`wasi_snapshot_preview1`, as Go,
+//!   Rust's `wasm32-wasip1` and Zig emit) is adapted on the way (`preview1`);
 //! - either of those in WebAssembly text (`.wat`);
 //! - a built-in plugin's name ([`crate::builtins`]): its embedded module.
 //!
@@ -160,10 +162,17 @@ fn has_component_type(module: &[u8]) -> anyhow::Result<bool> {
 
 /// Wraps a core module into a component of the `transform` world. The world
 /// comes from the module's own `component-type` section (as bindings
-/// generators embed it) or, failing that, from mmhost's WIT.
+/// generators embed it) or, failing that, from mmhost's WIT. A module that
+/// imports WASI preview 1 gets wasmtime's adapter (see `preview1`); one that
+/// imports anything else mmhost cannot satisfy is refused, naming the import.
 pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut module = module.to_vec();
-    if !has_component_type(&module)? {
+    let own_world = !has_component_type(&module)?;
+    let imports = super::preview1::imports(&module, own_world)?;
+    if let Some(why) = imports.unsatisfiable {
+        anyhow::bail!(why);
+    }
+    if own_world {
         let mut resolve = wit_parser::Resolve::default();
         let pkg = resolve.push_str("mmhost.wit", WIT_SOURCE)?;
         let world = resolve.select_world(&[pkg], Some("transform"))?;
@@ -174,10 +183,13 @@ pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
             wit_component::StringEncoding::UTF8,
         )?;
     }
-    wit_component::ComponentEncoder::default()
+    let mut encoder = wit_component::ComponentEncoder::default()
         .module(&module)?
-        .validate(true)
-        .encode()
+        .validate(true);
+    if imports.preview1 {
+        encoder = encoder.adapter(super::preview1::MODULE, super::preview1::adapter()?)?;
+    }
+    encoder.encode()
 }
 
 /// The causes of a wasmtime error, outermost first, on one line.

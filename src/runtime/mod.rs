@@ -8,7 +8,9 @@
 //! built with a language's standard library (Rust's `std` on `wasm32-wasip2`,
 //! componentize-py, ...) still instantiate, WASI 0.2 is linked too, but with
 //! no authority: no preopened directories (every file system call fails), no
-//! environment, no arguments, no network, and clocks frozen at zero. WASI
+//! environment, no arguments, no network, a wall clock frozen at zero and a
+//! monotonic clock whose sleeps end at the run's deadline (the `clock`
+//! module). A core module of WASI preview 1 is adapted to it (`preview1`). WASI
 //! stdout and stderr go to mmhost's stderr, so they can never corrupt the
 //! plugin's output stream, and are capped at [`MAX_WASI_OUTPUT`] bytes (see
 //! the `wasi` module).
@@ -53,6 +55,7 @@
 
 mod abi;
 mod chunks;
+mod clock;
 mod code_limits;
 mod command_line;
 mod imports;
@@ -61,6 +64,7 @@ mod limits;
 mod load;
 mod lower;
 pub mod parallel;
+mod preview1;
 mod store;
 mod terminal;
 mod trap;
@@ -357,8 +361,8 @@ impl Host {
             .map_err(|e| internal("linking config", e))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| internal("linking WASI", e))?;
-        wasi::link_instant_clock_subscriptions(&mut linker)
-            .map_err(|e| internal("linking WASI clocks", e))?;
+        clock::link_bounded_sleeps(&mut linker).map_err(|e| internal("linking WASI clocks", e))?;
+        preview1::link(&mut linker).map_err(|e| internal("linking WASI preview 1", e))?;
         Ok(Host { engine, linker })
     }
 }
@@ -485,6 +489,7 @@ impl Runtime {
         let watchdog = Watchdog::start(&host.engine, opts.timeout);
         let logged = Arc::new(AtomicU64::new(0));
         let ctx = StoreCtx {
+            deadline: clock::deadline(opts.timeout),
             host,
             plugin,
             opts,

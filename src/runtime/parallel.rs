@@ -491,7 +491,11 @@ pub(super) fn run_chunk(
     data.view = View::Chunk(view);
     data.out = out;
     if let Some(seed) = ctx.opts.random_seed {
-        data.wasi = super::wasi::sandboxed(&data.terminal, Some(super::chunk_seed(seed, index)));
+        data.wasi = super::wasi::sandboxed(
+            &data.terminal,
+            data.clock.clone(),
+            Some(super::chunk_seed(seed, index)),
+        );
     }
     data.calling = super::abi::Export::RunChunk;
     let chunk = Chunk {

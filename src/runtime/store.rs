@@ -9,6 +9,7 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::Store;
 
+use super::clock::Clock;
 use super::imports::{plugin_text, HostFailure, HostState};
 use super::limits::Limiter;
 use super::terminal::Terminal;
@@ -36,6 +37,8 @@ pub(super) struct StoreCtx<'a> {
     pub(super) logged: Arc<AtomicU64>,
     /// The run's share of the terminal (plugin logs and WASI output).
     pub(super) terminal: Arc<Terminal>,
+    /// When the run's timeout is up: no sleep of the plugin lasts past it.
+    pub(super) deadline: Option<std::time::Instant>,
 }
 
 /// A value a plugin returns, with its size limit.
@@ -77,6 +80,7 @@ impl StoreCtx<'_> {
     /// emitting into `out`, with the run's limits.
     pub(super) fn store(&self, view: View, out: Box<dyn Write + Send>) -> Store<HostState> {
         let (plugin, opts) = (self.plugin, self.opts);
+        let clock = Clock::new(self.deadline, &self.host.engine);
         let state = HostState {
             view,
             out,
@@ -85,7 +89,8 @@ impl StoreCtx<'_> {
             logged: self.logged.clone(),
             terminal: self.terminal.clone(),
             limiter: Limiter::new(opts.max_memory),
-            wasi: wasi::sandboxed(&self.terminal, opts.random_seed),
+            wasi: wasi::sandboxed(&self.terminal, clock.clone(), opts.random_seed),
+            clock,
             table: ResourceTable::new(),
             progress: self.progress.clone(),
             config: opts.config.to_string(),

@@ -45,6 +45,14 @@ pub(super) fn describe(
                 text.strip_prefix("wasm trap: ").unwrap_or(&text)
             )
         }
+        // WASI's exit (preview 1's proc_exit too): Go's runtime exits so
+        // after a panic, having printed why on stderr.
+        (None, _) if err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some() => {
+            let code = err
+                .downcast_ref::<wasmtime_wasi::I32Exit>()
+                .map_or(0, |e| e.0);
+            format!("exited with status {code} before returning a result (a WASI exit call)")
+        }
         // Not a trap: the plugin broke the canonical ABI.
         (None, _) => abi::describe(err, path, export),
     };

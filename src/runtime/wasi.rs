@@ -2,19 +2,12 @@
 //!
 //! WASI is linked only so that components built with a standard library
 //! instantiate. The context grants no preopened directory (every file system
-//! call fails), no environment, no arguments, no sockets or name lookups, and
-//! clocks frozen at zero (the wall clock says 1970-01-01T00:00:00Z and the
-//! monotonic clock never moves). Random numbers are wasmtime's defaults: they
-//! carry no authority (seeded when the run asks for repeatable numbers).
-//!
-//! Sleeping is the one way a plugin could block inside a host call, where
-//! neither the epoch deadline (`--timeout`) nor fuel can stop it: wasmtime's
-//! `subscribe-duration` waits for real time, so `std::thread::sleep(1 h)`
-//! would hold the run for an hour. With the clock frozen no time passes
-//! anyway, so [`link_instant_clock_subscriptions`] replaces both monotonic
-//! clock subscriptions with pollables that are ready at once: a sleep returns
-//! immediately, and a plugin that waits for time to pass spins in wasm, where
-//! the limits apply.
+//! call fails), no environment, no arguments, no sockets or name lookups,
+//! and a wall clock frozen at zero (it says 1970-01-01T00:00:00Z). The
+//! monotonic clock moves, and a sleep ends at the run's deadline at the
+//! latest: see the `clock` module. Random numbers are wasmtime's defaults:
+//! they carry no authority (seeded when the run asks for repeatable
+//! numbers).
 //!
 //! WASI stdout and stderr both go to mmhost's stderr, never into the plugin's
 //! output stream, as escaped lines prefixed with the plugin's name (`NAME:
@@ -27,26 +20,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use wasmtime::component::{Linker, Resource};
-use wasmtime::StoreContextMut;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::WasiCtx;
 
+use super::clock::Clock;
 use super::terminal::{LineBuffer, Terminal};
-use super::{HostState, MAX_LOG_MESSAGE};
-
-/// The `wasi:clocks/monotonic-clock` instance that `wasmtime-wasi` (pinned
-/// at 48.0.8 in Cargo.toml) links; components importing any 0.2.x version
-/// resolve to it.
-const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+use super::MAX_LOG_MESSAGE;
 
 /// The most bytes a plugin instance may write to WASI stdout and stderr
 /// together (1 MiB); the rest is dropped, with one line saying so.
 pub const MAX_WASI_OUTPUT: u64 = 1 << 20;
 
-/// A wall clock and a monotonic clock that stand still at zero: the world
-/// grants no clock, but `std` wants one to exist.
+/// A wall clock that stands still at zero: the world grants no date, but
+/// `std` wants a clock to exist.
 struct FrozenClock;
 
 impl wasmtime_wasi::HostWallClock for FrozenClock {
@@ -58,50 +45,11 @@ impl wasmtime_wasi::HostWallClock for FrozenClock {
     }
 }
 
-impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
-    }
-}
-
-/// A pollable that is always ready.
-struct Ready;
-
-#[wasmtime_wasi::async_trait]
-impl Pollable for Ready {
-    async fn ready(&mut self) {}
-}
-
-/// Replaces `subscribe-duration` and `subscribe-instant` of the linked WASI
-/// monotonic clock (after `wasmtime_wasi::p2::add_to_linker_sync`) with
-/// subscriptions that are ready at once; see the module docs.
-pub(super) fn link_instant_clock_subscriptions(
-    linker: &mut Linker<HostState>,
-) -> wasmtime::Result<()> {
-    fn ready_now(
-        mut store: StoreContextMut<'_, HostState>,
-        _when: (u64,),
-    ) -> wasmtime::Result<(Resource<DynPollable>,)> {
-        let table = &mut store.data_mut().table;
-        let ready = table.push(Ready)?;
-        Ok((wasmtime_wasi::p2::subscribe(table, ready)?,))
-    }
-    linker.allow_shadowing(true);
-    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
-    clock.func_wrap("subscribe-duration", ready_now)?;
-    clock.func_wrap("subscribe-instant", ready_now)?;
-    linker.allow_shadowing(false);
-    Ok(())
-}
-
-/// The WASI context of one instance of a run that prints on `terminal`;
-/// with `seed`, its random numbers (secure and insecure) come from a
+/// The WASI context of one instance of a run that prints on `terminal`,
+/// whose monotonic clock is `clock`; with `seed`, its random numbers (secure and insecure) come from a
 /// generator seeded with it, so that a rerun draws the same numbers
 /// (distributed chunks, see `RunOptions::random_seed`).
-pub(super) fn sandboxed(terminal: &Arc<Terminal>, seed: Option<u64>) -> WasiCtx {
+pub(super) fn sandboxed(terminal: &Arc<Terminal>, clock: Clock, seed: Option<u64>) -> WasiCtx {
     let budget = Arc::new(Budget {
         left: AtomicU64::new(MAX_WASI_OUTPUT),
         noted: AtomicBool::new(false),
@@ -128,7 +76,7 @@ pub(super) fn sandboxed(terminal: &Arc<Terminal>, seed: Option<u64>) -> WasiCtx 
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .wall_clock(FrozenClock)
-        .monotonic_clock(FrozenClock)
+        .monotonic_clock(clock)
         .build()
 }
 

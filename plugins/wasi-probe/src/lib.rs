@@ -1,6 +1,7 @@
 //! `wasi-probe`: a test plugin built for `wasm32-wasip2` with Rust's `std`,
 //! so that the standard library's file, environment, network and clock calls
-//! become real WASI 0.2 imports. It tries each one and emits one line per
+//! become real WASI 0.2 imports; built for `wasm32-wasip1` too, where they
+//! become WASI preview 1 imports that mmhost adapts (`wasi-probe-p1.wasm`). It tries each one and emits one line per
 //! attempt, `NAME: denied (ERROR)` or `NAME: allowed (WHAT)` (for the clocks
 //! and the environment, what it saw), so the host's tests can check that
 //! mmhost grants none of them. Not meant for users.
@@ -11,7 +12,8 @@
 //! With the arguments `print N`, it instead prints N lines of 100 bytes with
 //! `println!` and emits `printed N`: a flood of WASI output for the host's
 //! cap. With `sleep MS`, it calls `std::thread::sleep` (a WASI clock
-//! subscription and a blocking poll) and emits `slept`. With `write
+//! subscription and a blocking poll) and emits `slept N ns`, N the time the
+//! monotonic clock moved across the sleep. With `write
 //! STREAM TEXT...` (STREAM `stdout` or `stderr`), it writes each TEXT to that
 //! WASI stream as is, in a write of its own, with no newline added, and
 //! emits `wrote N` (N texts): raw bytes for the host's escaping.
@@ -88,8 +90,9 @@ impl Plugin for WasiProbe {
         if let [op, n] = args.as_slice() {
             if op == "sleep" {
                 let ms: u64 = n.parse().map_err(|_| format!("bad MS: {n}"))?;
+                let before = Instant::now();
                 std::thread::sleep(std::time::Duration::from_millis(ms));
-                line("slept");
+                line(&format!("slept {} ns", before.elapsed().as_nanos()));
                 return Ok(String::new());
             }
             if op == "print" {

@@ -103,7 +103,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                             format!("{} {}", v.name, v.version)
                         };
                         match field.name {
-                            "language" => languages.insert(v.name.to_string()),
+                            "language" => languages.insert(language_name(v.name)),
                             "processed-by" => processed_by.insert(item),
                             "sdk" => sdks.insert(item),
                             _ => false,
@@ -137,6 +137,17 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         processed_by: processed_by.into_iter().collect(),
         sdks: sdks.into_iter().collect(),
     })
+}
+
+/// A source language as people name it. LLVM fills the producers section's
+/// `language` field from DWARF, whose names for C++ are `C_plus_plus`,
+/// `C_plus_plus_11`, `C_plus_plus_14`... (clang++ with `-g`); those become
+/// `C++`, `C++11`, `C++14`. Other names (`Rust`, `C99`, `Zig`) are kept.
+fn language_name(raw: &str) -> String {
+    match raw.strip_prefix("C_plus_plus") {
+        Some(rest) => format!("C++{}", rest.trim_start_matches('_')),
+        None => raw.to_string(),
+    }
 }
 
 impl Inspection {
@@ -214,4 +225,17 @@ pub fn report(plugin: &Path, json: bool) -> Result<String> {
     } else {
         info.to_text(plugin, &loads)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::language_name;
+
+    #[test]
+    fn dwarf_cplusplus_names_read_as_cplusplus() {
+        assert_eq!(language_name("C_plus_plus_14"), "C++14");
+        assert_eq!(language_name("C_plus_plus"), "C++");
+        assert_eq!(language_name("C99"), "C99");
+        assert_eq!(language_name("Rust"), "Rust");
+    }
 }

@@ -212,6 +212,15 @@ pub fn scaffold(lang: &str, name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
             ),
         ));
     }
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{}: exists and is not a directory (choose another --dir)",
+                crate::escape::Quoted(dir)
+            ),
+        ));
+    }
     if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
         return Err(Error::new(
             ErrorKind::Usage,
@@ -261,6 +270,32 @@ pub fn scaffold(lang: &str, name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Rust scaffold: `Cargo.toml.in` written as `Cargo.toml`, the guest
+    /// library copied byte for byte, no placeholder left, and the build
+    /// script defaulting to the running binary (here the test binary).
+    #[test]
+    fn rust_scaffold_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("p");
+        scaffold("rust", "line-count", &project).unwrap();
+        assert!(project.join("Cargo.toml").is_file());
+        assert!(!project.join("Cargo.toml.in").exists());
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for f in ["Cargo.toml", "src/lib.rs", "src/region.rs", "src/error.rs"] {
+            assert_eq!(
+                std::fs::read(project.join("vendor/mmhost-guest").join(f)).unwrap(),
+                std::fs::read(repo.join("plugins/mmhost-guest").join(f)).unwrap(),
+                "{f}"
+            );
+        }
+        let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains("name = \"line-count\""), "{manifest}");
+        let build = std::fs::read_to_string(project.join("build.sh")).unwrap();
+        assert!(!build.contains("{{"), "{build}");
+        let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+        assert!(build.contains(&format!("p='{}'", exe.display())), "{build}");
+    }
 
     /// The table lists every file of every template directory.
     #[test]

@@ -375,6 +375,15 @@ fn new_refuses_bad_names_and_busy_directories() {
     assert_eq!(std::fs::read(dir.path().join("busy/x")).unwrap(), b"x");
     let r: Run = mmhost()
         .current_dir(dir.path())
+        .args(["new", "--lang", "c", "--dir", "busy/x", "fine"])
+        .output()
+        .unwrap()
+        .into();
+    r.assert_code(2);
+    assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
+    assert_eq!(std::fs::read(dir.path().join("busy/x")).unwrap(), b"x");
+    let r: Run = mmhost()
+        .current_dir(dir.path())
         .args(["new", "--lang", "python", "fine"])
         .output()
         .unwrap()

@@ -563,5 +563,42 @@ fn canonical_abi_violations_name_the_call() {
         );
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
+    // A guest runtime that converts run's result itself and traps on its
+    // type, as componentize-py's `wit_dylib_pop_string` does on `return 42`
+    // (the conversion is called by `run` itself)...
+    let p = wat_plugin(
+        dir,
+        "pop.wat",
+        "(func $wit_dylib_pop_string unreachable)\n  \
+         (func $run (export \"run\") (param i32 i32) (result i32) (call $wit_dylib_pop_string) (i32.const 0))",
+    );
+    let r = run(&[], &p, &files.paths, &[]);
+    r.assert_code(LIMIT);
+    assert!(
+        r.stderr.starts_with(
+            "mmhost: error: plugin pop: run returned a value that is not a \
+             result<string, string> (its conversion, wit_dylib_pop_string, trapped)\n"
+        ),
+        "{}",
+        r.stderr
+    );
+    // ...but the same function trapping deeper (called by the plugin's own
+    // code, as when an import's argument is converted) is a plain trap.
+    let p = wat_plugin(
+        dir,
+        "deep.wat",
+        "(func $wit_dylib_pop_string unreachable)\n  \
+         (func $caller (call $wit_dylib_pop_string))\n  \
+         (func $run (export \"run\") (param i32 i32) (result i32) (call $caller) (i32.const 0))",
+    );
+    let r = run(&[], &p, &files.paths, &[]);
+    r.assert_code(LIMIT);
+    assert!(
+        r.stderr.starts_with(
+            "mmhost: error: plugin deep: trapped: wasm `unreachable` instruction executed\n"
+        ),
+        "{}",
+        r.stderr
+    );
     files.assert_unchanged();
 }

@@ -71,6 +71,26 @@ pub(super) fn describe(err: &wasmtime::Error, path: &Path, export: Export) -> St
     }
 }
 
+/// What a trap says when it happened in a guest runtime's own conversion
+/// of `export`'s result: componentize-py's `run` converts what the Python
+/// code returned by calling `wit_dylib_pop_string` (and the like) directly,
+/// which traps on a value of another type (`return 42`). A frame of that
+/// name called by the export's own function is that conversion; then the
+/// plugin returned a value of the wrong type, said as for a lift error.
+pub(super) fn wrong_result_trap(err: &wasmtime::Error, export: Export) -> Option<String> {
+    let (name, ty) = export.contract()?;
+    let frames = err.downcast_ref::<WasmBacktrace>()?.frames();
+    let converter = frames.windows(2).find_map(|pair| {
+        let inner = pair[0].func_name()?;
+        let outer = pair[1].func_name()?;
+        (inner.starts_with("wit_dylib_pop_") && outer == name).then_some(inner)
+    })?;
+    Some(format!(
+        "{name} returned a value that is not a {ty} (its conversion, {}, trapped)",
+        escape::one_line(converter, 100)
+    ))
+}
+
 /// The import called at the innermost frame of `frames` that is at a
 /// `call` of an imported function, as `interface.function` for the
 /// mmhost interfaces (`region.read`) and `module::name` otherwise.

@@ -22,6 +22,7 @@ pub(super) fn describe(
     (path, export): (&Path, Export),
 ) -> Error {
     let mut limit = None;
+    let wrong_result = abi::wrong_result_trap(err, export);
     let what = match (err.downcast_ref::<Trap>(), refused) {
         (_, Some(limit)) => limit.to_string(),
         (Some(Trap::Interrupt), _) => match opts.timeout {
@@ -38,6 +39,8 @@ pub(super) fn describe(
                 None => "out of fuel".to_string(),
             }
         }
+        // A guest runtime's conversion of the result trapped on its type.
+        (Some(_), _) if wrong_result.is_some() => wrong_result.unwrap_or_default(),
         (Some(trap), _) => {
             let text = trap.to_string();
             format!(

@@ -20,3 +20,10 @@ export PATH
 wit_bindgen_version() {
     command -v wit-bindgen >/dev/null && wit-bindgen --version 2>/dev/null | awk '{print $2}'
 }
+
+# The languages of plugins/LANGUAGES (the one list), one a line.
+mmhost_languages() {
+    local root
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$root/plugins/LANGUAGES"
+}

@@ -128,7 +128,7 @@ fn plugin_in(lang: &str, name: &str) -> Option<PathBuf> {
         Err(reason) => {
             assert!(
                 !lang_required(lang),
-                "{lang} {name} is required (MMHOST_REQUIRE_LANGS) but not available: {reason}"
+                "{lang} {name} is required (CI=true or MMHOST_REQUIRE_LANGS) but not available: {reason}"
             );
             skipped(
                 lang,
@@ -298,7 +298,7 @@ fn languages_available() {
             Err(reason) => {
                 assert!(
                     !lang_required(lang),
-                    "{lang} is required (MMHOST_REQUIRE_LANGS) but not available: {reason}"
+                    "{lang} is required (CI=true or MMHOST_REQUIRE_LANGS) but not available: {reason}"
                 );
                 lines.push(format!("  {lang:<15} SKIPPED: {reason}"));
             }

@@ -288,6 +288,36 @@ macro_rules! conformance {
 // the invocation: `conformance!(c, assemblyscript, ...);`).
 include!(concat!(env!("OUT_DIR"), "/conformance_languages.rs"));
 
+/// The source language `mmhost inspect` names for a language's plugins,
+/// where its producers section allows: (language, name). Zig's compiler
+/// writes DWARF's `C99` and a C++ module carries wasi-libc's `C99`, so their
+/// build sets it (scripts/wasm-producers.py); this checks that it stays so.
+const INSPECT_LANGUAGE: &[(&str, &str)] = &[("zig", "Zig"), ("cpp", "C++")];
+
+#[test]
+fn inspect_names_the_source_language() {
+    for (lang, want) in INSPECT_LANGUAGE {
+        for name in ["upper", "checksum", "count"] {
+            let Some(p) = plugin_in(lang, name) else {
+                continue;
+            };
+            let out = mmhost()
+                .args(["inspect", "--json"])
+                .arg(&p)
+                .output()
+                .expect("mmhost inspect");
+            assert!(out.status.success(), "mmhost inspect {}", p.display());
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            assert_eq!(
+                v["languages"],
+                serde_json::json!([want]),
+                "{lang} {name}: inspect's language"
+            );
+            assert_eq!(v["loads"], true, "{lang} {name} loads");
+        }
+    }
+}
+
 /// Prints which languages are built and which are skipped, and why.
 #[test]
 fn languages_available() {

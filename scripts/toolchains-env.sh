@@ -16,11 +16,6 @@ case ":$PATH:" in
 esac
 export PATH
 
-# The version of `wit-bindgen` on PATH, or nothing.
-wit_bindgen_version() {
-    command -v wit-bindgen >/dev/null && wit-bindgen --version 2>/dev/null | awk '{print $2}'
-}
-
 # The languages of plugins/LANGUAGES (the one list), one a line.
 mmhost_languages() {
     local root

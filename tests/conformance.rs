@@ -318,6 +318,61 @@ fn inspect_names_the_source_language() {
     }
 }
 
+/// Languages whose `count` also takes its pattern from a job step's config,
+/// `{"pattern": "..."}`, as the Rust reference does.
+const COUNT_CONFIG: &[&str] = &["zig"];
+
+#[test]
+fn count_takes_its_pattern_from_a_job_config() {
+    let files = Files::new(&[4097, 3, 2 * MIB + 1], 4000, b"ab");
+    let dir = tempfile::tempdir().unwrap();
+    let job = |plugin: &Path, config: &str| {
+        let path = dir.path().join("job.json");
+        let text = format!(
+            r#"{{"steps": [{{"plugin": {}, "config": {config}}}]}}"#,
+            serde_json::json!(plugin.to_str().unwrap())
+        );
+        std::fs::write(&path, text).unwrap();
+        let out = mmhost()
+            .arg("run")
+            .arg("--job")
+            .arg(&path)
+            .args(&files.paths)
+            .output()
+            .unwrap();
+        (out.status.code(), out.stdout)
+    };
+    let reference = common::plugin("count");
+    for lang in COUNT_CONFIG {
+        let Some(candidate) = plugin_in(lang, "count") else {
+            continue;
+        };
+        let want = job(&reference, r#"{"pattern": "aba"}"#);
+        assert_eq!(want.0, Some(0), "the reference counts from its config");
+        let all: Vec<u8> = files.contents.concat();
+        assert_eq!(
+            String::from_utf8_lossy(&want.1).trim(),
+            count(&all, b"aba").to_string()
+        );
+        assert_eq!(
+            job(&candidate, r#"{"pattern": "aba"}"#),
+            want,
+            "{lang} count with config"
+        );
+        // A config of the wrong shape fails the step (exit 1), as in Rust.
+        assert_eq!(
+            job(&candidate, r#"{"patern": "aba"}"#).0,
+            Some(1),
+            "{lang}: unknown field"
+        );
+        assert_eq!(
+            job(&candidate, r#"{"pattern": 5}"#).0,
+            Some(1),
+            "{lang}: not a string"
+        );
+    }
+}
+
 /// Prints which languages are built and which are skipped, and why.
 #[test]
 fn languages_available() {

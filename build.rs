@@ -50,6 +50,7 @@ fn main() {
         println!("cargo:rerun-if-changed=plugins/{name}");
     }
     println!("cargo:rerun-if-env-changed=MMHOST_BUILTINS_CARGO");
+    conformance_languages(&root, &out);
 
     check_target();
     let cargo = std::env::var_os("MMHOST_BUILTINS_CARGO")
@@ -129,4 +130,29 @@ fn check_target() {
             );
         }
     }
+}
+
+/// Writes `OUT_DIR/conformance_languages.rs`, the `conformance!` invocation
+/// of tests/conformance.rs over the languages of `plugins/LANGUAGES` (the
+/// one list the scripts read too), so that adding a language there adds
+/// its conformance tests.
+fn conformance_languages(root: &Path, out: &Path) {
+    println!("cargo:rerun-if-changed=plugins/LANGUAGES");
+    let list = std::fs::read_to_string(root.join("plugins/LANGUAGES"))
+        .expect("error: reading plugins/LANGUAGES");
+    let langs: Vec<&str> = list
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    for l in &langs {
+        assert!(
+            l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "error: plugins/LANGUAGES: {l:?} is not a lowercase identifier"
+        );
+    }
+    let code = format!("conformance!({});\n", langs.join(", "));
+    std::fs::write(out.join("conformance_languages.rs"), code)
+        .expect("writing OUT_DIR/conformance_languages.rs");
 }

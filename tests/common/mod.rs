@@ -218,8 +218,15 @@ pub fn count(hay: &[u8], needle: &[u8]) -> usize {
 }
 
 /// The languages other than Rust that plugins are written in, as directory
-/// names under `plugins/` and `target/plugins/`.
-pub const LANGUAGES: &[&str] = &["c", "assemblyscript", "python", "javascript", "wat"];
+/// names under `plugins/` and `target/plugins/`: those of
+/// `plugins/LANGUAGES`, the one list (the scripts read it too).
+pub static LANGUAGES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    include_str!("../../plugins/LANGUAGES")
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect()
+});
 
 /// Builds the plugins in other languages once (per test binary) with
 /// `scripts/build-lang-plugins.sh`, which builds every language whose
@@ -271,11 +278,14 @@ pub fn lang_plugin(lang: &str, name: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// Whether a missing language must fail rather than be skipped:
-/// `MMHOST_REQUIRE_LANGS=all` or a comma-separated list of languages.
+/// Whether a missing language must fail rather than be skipped: in CI
+/// (`CI=true`, as CI services set it), or when `MMHOST_REQUIRE_LANGS` is
+/// `all` or a comma-separated list naming it (`scripts/test.sh` sets
+/// `all`).
 pub fn lang_required(lang: &str) -> bool {
-    std::env::var("MMHOST_REQUIRE_LANGS")
-        .is_ok_and(|v| v.split(',').map(str::trim).any(|l| l == "all" || l == lang))
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("MMHOST_REQUIRE_LANGS")
+            .is_ok_and(|v| v.split(',').map(str::trim).any(|l| l == "all" || l == lang))
 }
 pub mod sparse100k;
 

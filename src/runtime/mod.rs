@@ -61,6 +61,7 @@ mod limits;
 mod load;
 mod lower;
 pub mod parallel;
+pub mod plugin_bytes;
 mod store;
 mod terminal;
 mod trap;

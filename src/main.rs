@@ -413,6 +413,11 @@ struct RunArgs {
     /// Write the --report summary to FILE instead of stderr.
     #[arg(long, value_name = "FILE")]
     report_file: Option<PathBuf>,
+    /// If the plugin traps, write a WebAssembly core dump of it to FILE
+    /// (its stack, memories and globals, for a debugger; the memory may
+    /// hold input bytes); nothing is written when it does not trap.
+    #[arg(long, value_name = "FILE")]
+    coredump: Option<PathBuf>,
     /// Read more input files from LIST (`-`: standard input), one path a
     /// line, taken after FILEs in the list's order (with --job: instead of
     /// its inputs).
@@ -480,6 +485,14 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<Summary>) {
             mmhost::commit::check_report_file(path, &j.inputs, &j.target)
                 .inspect_err(|_| report_file = None)?;
         }
+        if let Some(path) = &args.coredump {
+            mmhost::commit::check_side_file(
+                path,
+                ("--coredump", "the core dump"),
+                &j.inputs,
+                &j.target,
+            )?;
+        }
         run_job(cli, args, j, &mut report)
     });
     let summary = (args.report.is_some() || args.report_file.is_some()).then(|| {
@@ -495,7 +508,7 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<Summary>) {
 
 fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<(), Error> {
     let level = log_level(cli);
-    let runtime = Runtime::for_command(args.no_cache, level)?;
+    let runtime = Runtime::for_run(args.no_cache, level, args.coredump.clone())?;
     let progress = ProgressState::new();
     let mut job = job.clone();
     for step in &mut job.steps {

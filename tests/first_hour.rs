@@ -464,3 +464,99 @@ fn layout_help_explains_every_column_it_prints() {
         "{table}"
     );
 }
+
+/// The names of the custom sections of the wasm module `bytes`; panics
+/// (fails) if it does not parse as one.
+fn custom_sections(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.expect("the core dump parses as a wasm module") {
+            wasmparser::Payload::Version { encoding, .. } => {
+                assert_eq!(encoding, wasmparser::Encoding::Module, "a core module");
+            }
+            wasmparser::Payload::CustomSection(c) => names.push(c.name().to_string()),
+            _ => {}
+        }
+    }
+    names
+}
+
+#[test]
+fn coredump_is_written_for_a_trap_and_only_for_a_trap() {
+    let files = Files::new(&[1000, 70_000], 11, TEXTISH);
+    let dir = files.dir.path();
+    let probe = plugin("probe");
+    for (i, (args, why)) in [
+        (
+            &["trap"][..],
+            "trapped: wasm `unreachable` instruction executed",
+        ),
+        (&["panic", "boom"][..], "trapped: wasm `unreachable`"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dump = dir.join(format!("trap{i}.core"));
+        let out = common::run(
+            &["--coredump", dump.to_str().unwrap()],
+            &probe,
+            &files.paths,
+            args,
+        );
+        out.assert_code(5);
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+        let bytes = std::fs::read(&dump).expect("the core dump was written");
+        assert!(
+            out.stderr.contains(&format!(
+                "core dump written to {} ({} bytes)",
+                dump.display(),
+                bytes.len()
+            )),
+            "{}",
+            out.stderr
+        );
+        let sections = custom_sections(&bytes);
+        assert!(sections.iter().any(|s| s == "core"), "{sections:?}");
+        assert!(sections.iter().any(|s| s == "corestack"), "{sections:?}");
+        files.assert_unchanged();
+    }
+    // A run that ends well, or with the plugin's own `err`, writes nothing.
+    for (args, code) in [(&["size"][..], 0), (&["fail", "nope"][..], 1)] {
+        let dump = dir.join("none.core");
+        let out = common::run(
+            &["--coredump", dump.to_str().unwrap()],
+            &probe,
+            &files.paths,
+            args,
+        );
+        out.assert_code(code);
+        assert!(!dump.exists(), "{args:?}: a core dump without a trap");
+        assert!(!out.stderr.contains("core dump"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn coredump_never_overwrites_an_input_or_the_output() {
+    let files = Files::new(&[100, 200], 12, TEXTISH);
+    let out_file = files.dir.path().join("out.txt");
+    std::fs::write(&out_file, "keep").unwrap();
+    for (target, flags) in [
+        (&files.paths[1], vec![]),
+        (&out_file, vec!["-o", out_file.to_str().unwrap()]),
+    ] {
+        let mut all = flags.clone();
+        all.extend(["--coredump", target.to_str().unwrap()]);
+        let out = common::run(&all, &plugin("probe"), &files.paths, &["trap"]);
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("--coredump is the ")
+                && out
+                    .stderr
+                    .contains("writing the core dump would overwrite it"),
+            "{}",
+            out.stderr
+        );
+        files.assert_unchanged();
+        assert_eq!(std::fs::read(&out_file).unwrap(), b"keep");
+    }
+}

@@ -55,6 +55,7 @@ mod abi;
 mod chunks;
 mod code_limits;
 mod command_line;
+mod coredump;
 mod imports;
 pub mod inspect;
 mod limits;
@@ -185,6 +186,9 @@ pub struct RuntimeOptions {
     /// Say on stderr when compiling a plugin takes longer than a second (a
     /// first compile of a large component), so a wait is never silent.
     pub compile_notice: bool,
+    /// Write a WebAssembly core dump of the first plugin instance that traps
+    /// to this file (`mmhost run --coredump FILE`; see `coredump`).
+    pub coredump: Option<PathBuf>,
 }
 
 impl RuntimeOptions {
@@ -198,6 +202,7 @@ impl RuntimeOptions {
         RuntimeOptions {
             cache_dir: dir,
             compile_notice: false,
+            coredump: None,
         }
     }
 }
@@ -291,6 +296,8 @@ impl Plugin {
 struct Host {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Where to write the core dump of a trap, if anywhere.
+    coredump: Option<coredump::Target>,
 }
 
 /// The engines and linkers; create once, load and run many plugins.
@@ -339,6 +346,8 @@ impl Host {
         config.epoch_interruption(true);
         config.consume_fuel(metered);
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(trap::FRAMES_COLLECTED));
+        // Capturing costs nothing until a trap; only asked for by --coredump.
+        config.coredump_on_trap(opts.coredump.is_some());
         if let Some(dir) = &opts.cache_dir {
             let mut cc = wasmtime::CacheConfig::new();
             cc.with_directory(dir);
@@ -360,7 +369,11 @@ impl Host {
             .map_err(|e| internal("linking WASI", e))?;
         wasi::link_instant_clock_subscriptions(&mut linker)
             .map_err(|e| internal("linking WASI clocks", e))?;
-        Ok(Host { engine, linker })
+        Ok(Host {
+            engine,
+            linker,
+            coredump: opts.coredump.clone().map(coredump::Target::new),
+        })
     }
 }
 

@@ -48,8 +48,11 @@
 //! results with `store.rs`; the host's side of the imports is `imports.rs`
 //! (with `view.rs`, the part of the region a store sees, and `lower.rs`, the
 //! copy of a read into guest memory); the limits enforced while a plugin runs
-//! are `limits.rs` (memory, timeout); `trap.rs` describes how a run ended;
-//! `load.rs` compiles and checks plugins; `wasi.rs` is the powerless WASI.
+//! are `limits.rs` (memory, timeout); `trap.rs` describes how a run ended,
+//! and `coredump.rs` writes the core dump of a trap (`--coredump`);
+//! `plugin_bytes.rs` tells what a plugin file's bytes are (binary, text, or
+//! not WebAssembly, worded one way for every command); `load.rs` compiles
+//! and checks plugins; `wasi.rs` is the powerless WASI.
 
 mod abi;
 mod chunks;

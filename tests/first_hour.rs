@@ -536,6 +536,39 @@ fn coredump_is_written_for_a_trap_and_only_for_a_trap() {
 }
 
 #[test]
+fn a_parallel_run_whose_chunks_all_trap_leaves_one_core_dump() {
+    let files = Files::new(&[300_000], 13, TEXTISH);
+    let dump = files.dir.path().join("par.core");
+    let out = common::run(
+        &[
+            "-j",
+            "2",
+            "--chunk-size",
+            "64K",
+            "--coredump",
+            dump.to_str().unwrap(),
+        ],
+        &plugin("probe"),
+        &files.paths,
+        &["chunked", "0", "trap"],
+    );
+    out.assert_code(5);
+    assert!(out.stderr.contains("run-chunk"), "{}", out.stderr);
+    let bytes = std::fs::read(&dump).expect("the core dump was written");
+    assert!(custom_sections(&bytes).iter().any(|s| s == "corestack"));
+    // The error shown says where the dump is, whichever chunk's it is.
+    assert!(
+        out.stderr.contains(&format!(
+            "core dump written to {} ({} bytes)",
+            dump.display(),
+            bytes.len()
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn coredump_never_overwrites_an_input_or_the_output() {
     let files = Files::new(&[100, 200], 12, TEXTISH);
     let out_file = files.dir.path().join("out.txt");

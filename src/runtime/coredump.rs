@@ -13,7 +13,7 @@
 //! hold bytes of the input files.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use wasmtime::{Store, WasmCoreDump};
 
@@ -21,24 +21,26 @@ use super::imports::HostState;
 use crate::error::{describe_io, Error};
 use crate::escape::Quoted;
 
-/// Where a run's core dump goes, and whether one was written.
+/// Where a run's core dump goes, and what became of it.
 pub(super) struct Target {
     path: PathBuf,
-    written: AtomicBool,
+    /// Once a trap was dumped: the line that says where (or why not).
+    outcome: Mutex<Option<String>>,
 }
 
 impl Target {
     pub(super) fn new(path: PathBuf) -> Target {
         Target {
             path,
-            written: AtomicBool::new(false),
+            outcome: Mutex::new(None),
         }
     }
 
     /// For a run that failed with `err` (already `described`): if `err` is
     /// a trap that carries a core dump and none was written yet this run,
-    /// writes it, and says so (or why not) after the error's details. The
-    /// error stays the trap's, whatever happens to the dump.
+    /// writes it, and says so (or why not) after the error's details; a
+    /// later trap of the run (another chunk) says where the first one's
+    /// went. The error stays the trap's, whatever happens to the dump.
     pub(super) fn write(
         &self,
         err: &wasmtime::Error,
@@ -49,21 +51,28 @@ impl Target {
         let Some(dump) = err.downcast_ref::<WasmCoreDump>() else {
             return described;
         };
-        if self.written.swap(true, Ordering::SeqCst) {
-            return described;
-        }
-        let bytes = dump.serialize(&mut *store, plugin);
-        let line = match std::fs::write(&self.path, &bytes) {
-            Ok(()) => format!(
-                "core dump written to {} ({})",
-                Quoted(&self.path),
-                crate::plural::count(bytes.len() as u64, "byte")
-            ),
-            Err(e) => format!(
-                "core dump not written: {}: {}",
-                Quoted(&self.path),
-                describe_io(&e)
-            ),
+        // A poisoned lock only means another trap's thread panicked: the
+        // outcome it holds is still the truth.
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        let line = match &*outcome {
+            Some(first) => format!("{first}, from the first instance that trapped"),
+            None => {
+                let bytes = dump.serialize(&mut *store, plugin);
+                let line = match std::fs::write(&self.path, &bytes) {
+                    Ok(()) => format!(
+                        "core dump written to {} ({})",
+                        Quoted(&self.path),
+                        crate::plural::count(bytes.len() as u64, "byte")
+                    ),
+                    Err(e) => format!(
+                        "core dump not written: {}: {}",
+                        Quoted(&self.path),
+                        describe_io(&e)
+                    ),
+                };
+                *outcome = Some(line.clone());
+                line
+            }
         };
         let details = match described.details() {
             Some(d) => format!("{}\n{line}", d.trim_end()),

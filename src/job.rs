@@ -210,6 +210,30 @@ impl Job {
         }
     }
 
+    /// Loads the plugin of every step not in `skip` (each distinct file
+    /// once, as [`Job::load_plugins`]) and returns every error, each naming
+    /// its step: for `mmhost check`, which reports them all.
+    pub fn load_errors(&self, runtime: &Runtime, skip: &[usize]) -> Vec<Error> {
+        let mut errors = Vec::new();
+        let mut tried: Vec<(&std::path::Path, bool)> = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let key = (step.plugin.as_path(), step.run.fuel.is_some());
+            if skip.contains(&i) || tried.contains(&key) {
+                continue;
+            }
+            tried.push(key);
+            let mut run = step.run.clone();
+            run.timeout = match (run.timeout, self.timeout) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Err(e) = runtime.load_for(&step.plugin, &run) {
+                errors.push(self.step_error(i, e));
+            }
+        }
+        errors
+    }
+
     /// Loads every step's plugin (each distinct file once), checking that it
     /// implements the world. Returns the plugins and, per step, the index of
     /// its plugin. Used by [`Job::execute`] and by `mmhost check`.

@@ -104,6 +104,7 @@
 //!   chunk (`mmhost plan`, `run-chunk`, `reduce`, `commit`, `abort`);
 //! - [`progress`]: progress counters of a run and the bar that shows them;
 //! - [`manual`]: the manual pages, `mmhost(1)` and one per subcommand;
+//! - [`plural`]: counts in words (`1 byte`, `2 bytes`);
 //! - [`filelist`]: input files read from a list file (`--files-from`);
 //! - [`error`]: the error type and its exit codes;
 //! - [`whole_file`]: reading plugins and job files (regular files only, of
@@ -122,6 +123,7 @@ mod filecopy;
 pub mod filelist;
 pub mod job;
 pub mod manual;
+pub mod plural;
 pub mod progress;
 pub mod region;
 pub mod runtime;

@@ -166,6 +166,7 @@ given override the file's values, and FILEs replace its inputs."
         paths: Vec<PathBuf>,
     },
     /// Print how FILES would be laid out in a region (the segment table).
+    #[command(after_help = LAYOUT_HELP)]
     Layout {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -252,6 +253,28 @@ given override the file's values, and FILEs replace its inputs."
         output: PathBuf,
     },
 }
+
+const LAYOUT_HELP: &str = "\
+Columns:
+  start, end  the file's first byte and the byte after its last,
+              as global offsets of the region (byte N of the
+              region is byte N of the concatenation)
+  placed      mapped: mapped from disk where it lies;
+              packed: a small file (under 64 KiB), copied with
+              its neighbours into one temporary file, mapped;
+              empty: no bytes, no memory
+  slot        contiguous: right after the file before it in
+              memory, so a read across the boundary is one copy;
+              own-slot: a new slot starts here (a file is mapped
+              only at a page-aligned address, so one that follows
+              a file whose size is not a multiple of 4 KiB gets
+              its own slot), and a read across the boundary is
+              split in two; the plugin sees the same bytes
+The total line says whether the region is one contiguous range, and
+how many extents (contiguous ranges) and mappings it takes.
+
+Example:
+  mmhost layout logs/*.log";
 
 const DISTRIBUTED_HELP: &str = "\
 A run spread over processes or machines (see README, Protocol):
@@ -390,6 +413,11 @@ struct RunArgs {
     /// Write the --report summary to FILE instead of stderr.
     #[arg(long, value_name = "FILE")]
     report_file: Option<PathBuf>,
+    /// If the plugin traps, write a WebAssembly core dump of it to FILE
+    /// (its stack, memories and globals, for a debugger; the memory may
+    /// hold input bytes); nothing is written when it does not trap.
+    #[arg(long, value_name = "FILE")]
+    coredump: Option<PathBuf>,
     /// Read more input files from LIST (`-`: standard input), one path a
     /// line, taken after FILEs in the list's order (with --job: instead of
     /// its inputs).
@@ -457,6 +485,14 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<Summary>) {
             mmhost::commit::check_report_file(path, &j.inputs, &j.target)
                 .inspect_err(|_| report_file = None)?;
         }
+        if let Some(path) = &args.coredump {
+            mmhost::commit::check_side_file(
+                path,
+                ("--coredump", "the core dump"),
+                &j.inputs,
+                &j.target,
+            )?;
+        }
         run_job(cli, args, j, &mut report)
     });
     let summary = (args.report.is_some() || args.report_file.is_some()).then(|| {
@@ -472,7 +508,7 @@ fn run(cli: &Cli, args: &RunArgs) -> (Result<(), Error>, Option<Summary>) {
 
 fn run_job(cli: &Cli, args: &RunArgs, job: &Job, report: &mut Report) -> Result<(), Error> {
     let level = log_level(cli);
-    let runtime = Runtime::for_command(args.no_cache, level)?;
+    let runtime = Runtime::for_run(args.no_cache, level, args.coredump.clone())?;
     let progress = ProgressState::new();
     let mut job = job.clone();
     for step in &mut job.steps {
@@ -724,6 +760,30 @@ fn command(cli: &Cli) -> (Result<(), Error>, Option<Summary>) {
     (result, None)
 }
 
+/// The command line, parsed. A usage error is printed as every error is
+/// (`mmhost: error: ...` on one line, clap's tip and usage after) and gives
+/// clap's exit code (2); help and version are printed as clap prints them.
+fn parse_command_line() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind as Clap;
+    Cli::try_parse().map_err(|e| {
+        if !e.use_stderr() || e.kind() == Clap::DisplayHelpOnMissingArgumentOrSubcommand {
+            e.exit();
+        }
+        let text = e.render().to_string();
+        let text = text.strip_prefix("error: ").unwrap_or(&text);
+        let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+        eprintln!(
+            "mmhost: {}: {}",
+            paint("error", "1;31"),
+            terminal_message(first)
+        );
+        if !rest.trim().is_empty() {
+            eprintln!("{}", terminal_details(rest.trim_end()));
+        }
+        ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+    })
+}
+
 fn main() -> ExitCode {
     // Before anything is mapped: a file truncated under the run ends it with
     // one clear line and exit code 3 instead of a bare crash.
@@ -736,7 +796,10 @@ fn main() -> ExitCode {
         .collect();
     let (result, summary) = match mmhost::builtins::run_help(&argv) {
         Some(text) => (print_text(Ok(text)), None),
-        None => command(&Cli::parse()),
+        None => match parse_command_line() {
+            Ok(cli) => command(&cli),
+            Err(code) => return code,
+        },
     };
     let mut code = exit_code_of(&result);
     match result {

@@ -223,14 +223,15 @@ fn render(
 }
 
 /// A subcommand's `after_help`: EXAMPLES when it starts with
-/// `Example(s):`, else NOTES. Indented lines are shown as written; other
+/// `Example(s):` (that line dropped), else NOTES. Indented lines are shown as written; other
 /// lines are filled into paragraphs, a blank line between them.
 fn after_help(roff: &mut Roff, text: &str) {
     let examples = text.starts_with("Example");
     roff.control("SH", [if examples { "EXAMPLES" } else { "NOTES" }]);
     let mut verbatim = false;
-    for line in text.lines() {
-        if line.trim_end() == "Example:" || line.trim_end() == "Examples:" {
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 && examples {
+            // The section's title says it.
             continue;
         }
         let indented = line.starts_with(' ') && !line.trim().is_empty();
@@ -247,7 +248,14 @@ fn after_help(roff: &mut Roff, text: &str) {
         if line.trim().is_empty() {
             roff.control("PP", []);
         } else {
-            roff.text([roman(if verbatim { line.trim() } else { line })]);
+            // Verbatim lines keep their indentation beyond the first two
+            // spaces (hanging indents of a list).
+            let shown = if verbatim {
+                line.strip_prefix("  ").unwrap_or(line).trim_end()
+            } else {
+                line
+            };
+            roff.text([roman(shown)]);
         }
     }
     if verbatim {

@@ -251,3 +251,345 @@ fn an_unknown_manual_page_is_a_usage_error_naming_the_pages() {
         out.stderr
     );
 }
+
+fn mmhost_in(dir: &Path, args: &[&str]) -> Run {
+    mmhost()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn a_file_that_is_not_webassembly_is_worded_the_same_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.wasm"), "hello\n").unwrap();
+    std::fs::write(dir.path().join("short.wasm"), b"\0asm").unwrap();
+    std::fs::write(dir.path().join("in.txt"), "x").unwrap();
+    for (file, said) in [
+        (
+            "junk.wasm",
+            "plugin junk.wasm: not a WebAssembly file (no \\0asm header, and not .wat text)",
+        ),
+        (
+            "short.wasm",
+            "plugin short.wasm: truncated WebAssembly file (4 bytes)",
+        ),
+    ] {
+        let line = format!("mmhost: error: {said}\n");
+        for args in [
+            vec!["run", file, "in.txt"],
+            vec!["inspect", file],
+            vec!["inspect", "--json", file],
+            vec!["compile", file],
+            vec!["wrap", file, "-o", "out.wasm"],
+        ] {
+            let out = mmhost_in(dir.path(), &args);
+            out.assert_code(4);
+            assert_eq!(out.stderr, line, "{args:?}");
+        }
+        assert!(!dir.path().join("out.wasm").exists());
+    }
+}
+
+#[test]
+fn inspect_json_has_the_file_and_world_of_the_text_form() {
+    for name in ["upper", "tail", "probe"] {
+        let p = plugin(name);
+        let text = mmhost_in(Path::new("."), &["inspect", p.to_str().unwrap()]);
+        text.assert_ok();
+        let json = mmhost_in(Path::new("."), &["inspect", "--json", p.to_str().unwrap()]);
+        json.assert_ok();
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let field = |key: &str| -> String {
+            text.stdout_str()
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}:")))
+                .unwrap_or_else(|| panic!("no {key} line"))
+                .trim()
+                .to_string()
+        };
+        assert_eq!(v["file"], field("file"), "{name}");
+        let world = v["world"].as_str().unwrap();
+        // The text adds why ("(loads in this mmhost...)") after the name.
+        assert_eq!(field("world").split(" (").next().unwrap(), world, "{name}");
+        let parallel = v["parallel"].as_bool().unwrap();
+        let version = v["mmhost_version"].as_str().unwrap();
+        let expected = format!(
+            "mmhost:plugin/{}@{version}",
+            if parallel { "parallel" } else { "transform" }
+        );
+        assert_eq!(world, expected, "{name}");
+    }
+    // A plugin that does not load has no world, and says why.
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("bad.wat");
+    std::fs::write(&wat, r#"(module (import "nope" "f" (func)))"#).unwrap();
+    let json = mmhost_in(dir.path(), &["inspect", "--json", "bad.wat"]);
+    json.assert_ok();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["file"], "bad.wat");
+    assert_eq!(v["world"], serde_json::Value::Null);
+    assert_eq!(v["loads"], false);
+}
+
+#[test]
+fn usage_errors_carry_the_mmhost_prefix_and_exit_2() {
+    for (args, first) in [
+        (
+            vec!["run", "--bogus"],
+            "mmhost: error: unexpected argument '--bogus' found",
+        ),
+        (
+            vec!["run"],
+            "mmhost: error: the following required arguments were not provided:",
+        ),
+        (
+            vec!["run", "--jobs", "0", "upper", "x"],
+            "mmhost: error: invalid value '0' for '--jobs <N>'",
+        ),
+        (
+            vec!["frobnicate"],
+            "mmhost: error: unrecognized subcommand 'frobnicate'",
+        ),
+    ] {
+        let out = mmhost_in(Path::new("."), &args);
+        out.assert_code(2);
+        assert!(out.stderr.starts_with(first), "{args:?}: {}", out.stderr);
+        // clap's tip and usage still follow.
+        assert!(out.stderr.contains("--help"), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, b"");
+    }
+    // Help and version are not errors.
+    for args in [vec!["--help"], vec!["--version"], vec!["run", "--help"]] {
+        let out = mmhost_in(Path::new("."), &args);
+        out.assert_ok();
+        assert!(!out.stdout.is_empty() && out.stderr.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn check_reports_every_error_of_a_job_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), "x").unwrap();
+    std::fs::write(d.join("junk.wasm"), "hello\n").unwrap();
+    std::fs::copy(plugin("upper"), d.join("upper.wasm")).unwrap();
+    std::fs::write(
+        d.join("job.json"),
+        r#"{"inputs": ["a.txt", "missing.txt", "logs/*.log"],
+            "steps": [{"plugin": "upper.wasm"}, {"plugin": "uppr.wasm"},
+                      {"plugin": "junk.wasm"}]}"#,
+    )
+    .unwrap();
+    let check = mmhost_in(d, &["check", "job.json"]);
+    // The code `run --job` fails with: that of the first error (an input).
+    check.assert_code(3);
+    let lines: Vec<&str> = check.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "mmhost: error: job.json: inputs[1]: file not found: missing.txt",
+            "mmhost: error: job.json: inputs[2]: pattern matched no file: logs/*.log",
+            "mmhost: error: job.json: steps[1].plugin: file not found: uppr.wasm",
+            "mmhost: error: job.json: steps[2]: plugin junk.wasm: not a WebAssembly file (no \\0asm header, and not .wat text)",
+        ]
+    );
+    let run = mmhost_in(d, &["run", "--job", "job.json"]);
+    run.assert_code(3);
+    assert_eq!(
+        run.stderr,
+        format!("{}\n", lines[0]),
+        "run stops at the first"
+    );
+    assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), b"x");
+}
+
+#[test]
+fn one_byte_is_one_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+    let dry = mmhost_in(dir.path(), &["run", "--dry-run", "upper", "a.txt"]);
+    dry.assert_ok();
+    assert_eq!(
+        dry.stderr,
+        "mmhost: dry run: 1 byte would change in 1 file: a.txt (1); nothing was written\n"
+    );
+    let run = mmhost_in(dir.path(), &["run", "-i", "upper", "a.txt"]);
+    run.assert_ok();
+    assert_eq!(run.stderr, "mmhost: wrote 1 byte; 1 file changed: a.txt\n");
+    assert_eq!(std::fs::read(dir.path().join("a.txt")).unwrap(), b"A");
+    let layout = mmhost_in(dir.path(), &["layout", "a.txt"]);
+    assert!(
+        layout
+            .stdout_str()
+            .contains("total 1 byte in 1 file; contiguous"),
+        "{}",
+        layout.stdout_str()
+    );
+}
+
+#[test]
+fn layout_help_explains_every_column_it_prints() {
+    let help = mmhost_in(Path::new("."), &["layout", "--help"]).stdout_str();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), vec![b'x'; 70_000]).unwrap();
+    std::fs::write(dir.path().join("b"), "y").unwrap();
+    let table = mmhost_in(dir.path(), &["layout", "a", "b"]).stdout_str();
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["#", "start", "end", "size", "placed", "slot", "file"]
+    );
+    for word in [
+        "start, end",
+        "placed",
+        "slot",
+        "mapped:",
+        "packed:",
+        "empty:",
+        "contiguous:",
+        "own-slot:",
+    ] {
+        assert!(
+            help.contains(word),
+            "layout --help does not explain {word:?}"
+        );
+    }
+    // Both slot kinds occur: b follows a (mapped, 70,000 bytes: not a page
+    // multiple).
+    assert!(
+        table.contains("contiguous") && table.contains("own-slot"),
+        "{table}"
+    );
+}
+
+/// The names of the custom sections of the wasm module `bytes`; panics
+/// (fails) if it does not parse as one.
+fn custom_sections(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.expect("the core dump parses as a wasm module") {
+            wasmparser::Payload::Version { encoding, .. } => {
+                assert_eq!(encoding, wasmparser::Encoding::Module, "a core module");
+            }
+            wasmparser::Payload::CustomSection(c) => names.push(c.name().to_string()),
+            _ => {}
+        }
+    }
+    names
+}
+
+#[test]
+fn coredump_is_written_for_a_trap_and_only_for_a_trap() {
+    let files = Files::new(&[1000, 70_000], 11, TEXTISH);
+    let dir = files.dir.path();
+    let probe = plugin("probe");
+    for (i, (args, why)) in [
+        (
+            &["trap"][..],
+            "trapped: wasm `unreachable` instruction executed",
+        ),
+        (&["panic", "boom"][..], "trapped: wasm `unreachable`"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dump = dir.join(format!("trap{i}.core"));
+        let out = common::run(
+            &["--coredump", dump.to_str().unwrap()],
+            &probe,
+            &files.paths,
+            args,
+        );
+        out.assert_code(5);
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+        let bytes = std::fs::read(&dump).expect("the core dump was written");
+        assert!(
+            out.stderr.contains(&format!(
+                "core dump written to {} ({} bytes)",
+                dump.display(),
+                bytes.len()
+            )),
+            "{}",
+            out.stderr
+        );
+        let sections = custom_sections(&bytes);
+        assert!(sections.iter().any(|s| s == "core"), "{sections:?}");
+        assert!(sections.iter().any(|s| s == "corestack"), "{sections:?}");
+        files.assert_unchanged();
+    }
+    // A run that ends well, or with the plugin's own `err`, writes nothing.
+    for (args, code) in [(&["size"][..], 0), (&["fail", "nope"][..], 1)] {
+        let dump = dir.join("none.core");
+        let out = common::run(
+            &["--coredump", dump.to_str().unwrap()],
+            &probe,
+            &files.paths,
+            args,
+        );
+        out.assert_code(code);
+        assert!(!dump.exists(), "{args:?}: a core dump without a trap");
+        assert!(!out.stderr.contains("core dump"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_parallel_run_whose_chunks_all_trap_leaves_one_core_dump() {
+    let files = Files::new(&[300_000], 13, TEXTISH);
+    let dump = files.dir.path().join("par.core");
+    let out = common::run(
+        &[
+            "-j",
+            "2",
+            "--chunk-size",
+            "64K",
+            "--coredump",
+            dump.to_str().unwrap(),
+        ],
+        &plugin("probe"),
+        &files.paths,
+        &["chunked", "0", "trap"],
+    );
+    out.assert_code(5);
+    assert!(out.stderr.contains("run-chunk"), "{}", out.stderr);
+    let bytes = std::fs::read(&dump).expect("the core dump was written");
+    assert!(custom_sections(&bytes).iter().any(|s| s == "corestack"));
+    // The error shown says where the dump is, whichever chunk's it is.
+    assert!(
+        out.stderr.contains(&format!(
+            "core dump written to {} ({} bytes)",
+            dump.display(),
+            bytes.len()
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn coredump_never_overwrites_an_input_or_the_output() {
+    let files = Files::new(&[100, 200], 12, TEXTISH);
+    let out_file = files.dir.path().join("out.txt");
+    std::fs::write(&out_file, "keep").unwrap();
+    for (target, flags) in [
+        (&files.paths[1], vec![]),
+        (&out_file, vec!["-o", out_file.to_str().unwrap()]),
+    ] {
+        let mut all = flags.clone();
+        all.extend(["--coredump", target.to_str().unwrap()]);
+        let out = common::run(&all, &plugin("probe"), &files.paths, &["trap"]);
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("--coredump is the ")
+                && out
+                    .stderr
+                    .contains("writing the core dump would overwrite it"),
+            "{}",
+            out.stderr
+        );
+        files.assert_unchanged();
+        assert_eq!(std::fs::read(&out_file).unwrap(), b"keep");
+    }
+}

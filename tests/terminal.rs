@@ -301,7 +301,7 @@ fn file_names_are_quoted_everywhere() {
     assert_clean("stderr", r.stderr.as_bytes());
     assert_eq!(
         r.stderr,
-        format!("mmhost: wrote 1 bytes; 1 file changed: {q}\n")
+        format!("mmhost: wrote 1 byte; 1 file changed: {q}\n")
     );
 
     // An error message: the same file twice with writes.

@@ -148,11 +148,23 @@ fn location(path: &Path) -> Option<PathBuf> {
 /// Refuses a `--report-file` that is an input, the output file, or a file
 /// the output directory would get.
 pub fn check_report_file(report: &Path, inputs: &[PathBuf], target: &Target) -> Result<()> {
+    check_side_file(report, ("--report-file", "the report"), inputs, target)
+}
+
+/// Refuses a file that a run writes beside its results (`flag`, writing
+/// `what`: `--report-file`, `--coredump`) when it is an input, the output
+/// file, or a file the output directory would get.
+pub fn check_side_file(
+    report: &Path,
+    (flag, written): (&str, &str),
+    inputs: &[PathBuf],
+    target: &Target,
+) -> Result<()> {
     let refuse = |what: String| {
         Err(Error::new(
             ErrorKind::Usage,
             format!(
-                "{}: --report-file is {what}; writing the report would overwrite it: choose \
+                "{}: {flag} is {what}; writing {written} would overwrite it: choose \
                  another file",
                 report.display()
             ),

@@ -63,7 +63,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use guard::check_report_file;
+pub use guard::{check_report_file, check_side_file};
 pub use journal::{recover, Recovered};
 pub use recovery::recover_paths;
 use stage::{SharedStaging, Staging, TempFile};

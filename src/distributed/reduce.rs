@@ -64,8 +64,9 @@ pub fn gather(plan: &Plan, files: &[PathBuf]) -> Result<Vec<ChunkResult>> {
                 return Err(Error::new(
                     ErrorKind::Usage,
                     format!(
-                        "{at}: chunk {} is not in the plan (it has {} chunks)",
-                        r.chunk, plan.chunk_count
+                        "{at}: chunk {} is not in the plan (it has {})",
+                        r.chunk,
+                        crate::plural::count(plan.chunk_count as u64, "chunk")
                     ),
                 ));
             }

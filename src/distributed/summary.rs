@@ -12,9 +12,9 @@ impl Plan {
     /// `planned run ID: B bytes in N chunks (halo H); stage directory D`.
     pub fn summary_line(&self) -> String {
         format!(
-            "planned run {}: {} bytes in {} chunk{} ({}); stage directory {}",
+            "planned run {}: {} in {} chunk{} ({}); stage directory {}",
             self.run_id,
-            self.region_size,
+            crate::plural::count(self.region_size, "byte"),
             self.chunk_count,
             if self.chunk_count == 1 { "" } else { "s" },
             match self.halo {

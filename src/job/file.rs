@@ -410,6 +410,17 @@ fn at(file: &Path, kind: ErrorKind, json_path: &str, message: impl fmt::Display)
     Error::new(kind, format!("{}: {json_path}: {message}", Quoted(file)))
 }
 
+/// A job file resolved as far as it could be ([`JobFile::resolve_all`]).
+pub struct Resolved {
+    /// The job; without the inputs that failed, and with every step (those
+    /// in `bad_steps` name a plugin that is not there).
+    pub job: Job,
+    /// Every error found, in the order [`JobFile::resolve`] meets them.
+    pub errors: Vec<Error>,
+    /// The steps whose plugin failed its checks (not worth loading).
+    pub bad_steps: Vec<usize>,
+}
+
 /// A serde_json error as `FILE:LINE:COLUMN: [PATH: ]message`.
 fn json_error(file: &Path, json_path: &str, e: &serde_json::Error) -> Error {
     let text = e.to_string();
@@ -558,6 +569,21 @@ impl JobFile {
     /// exists. Whether each plugin is a loadable component of the world is
     /// checked by [`Job::load_plugins`].
     pub fn resolve(&self, job_file: &Path, overrides: &Overrides) -> Result<Job> {
+        let mut resolved = self.resolve_all(job_file, overrides);
+        if resolved.errors.is_empty() {
+            Ok(resolved.job)
+        } else {
+            Err(resolved.errors.remove(0))
+        }
+    }
+
+    /// As [`JobFile::resolve`], but going on past errors, so that `mmhost
+    /// check` can report every one in one pass: the job as far as it could
+    /// be resolved (inputs that failed left out), and every error, in the
+    /// order `resolve` meets them (the first is `resolve`'s error).
+    pub fn resolve_all(&self, job_file: &Path, overrides: &Overrides) -> Resolved {
+        let mut errors = Vec::new();
+        let mut bad_steps = Vec::new();
         let base = base_dir(job_file);
         let resolve = |p: &Path| -> PathBuf {
             if p.is_absolute() {
@@ -568,14 +594,14 @@ impl JobFile {
         };
         let err = |kind, json_path: &str, message: String| at(job_file, kind, json_path, message);
         if self.steps.is_empty() {
-            return Err(err(
+            errors.push(err(
                 ErrorKind::Usage,
                 "steps",
                 "a job needs at least one step, e.g. [{\"plugin\": \"upper.wasm\"}]".into(),
             ));
         }
         if self.inputs.is_empty() && self.inputs_from.is_none() && overrides.inputs.is_none() {
-            return Err(err(
+            errors.push(err(
                 ErrorKind::Usage,
                 "inputs",
                 "a job needs at least one input: a path or a glob pattern (or \"inputs_from\": \"LIST\")".into(),
@@ -593,7 +619,8 @@ impl JobFile {
                     } else {
                         "write.output_dir"
                     };
-                    return Err(err(ErrorKind::Usage, key, "empty path".into()));
+                    errors.push(err(ErrorKind::Usage, key, "empty path".into()));
+                    Target::ReadOnly
                 }
                 Write::Output(p) => Target::Output(resolve(p)),
                 Write::OutputDir(p) => Target::OutputDir(resolve(p)),
@@ -604,15 +631,22 @@ impl JobFile {
         let inputs = match &overrides.inputs {
             Some(paths) => paths.clone(),
             None => {
-                let mut inputs = self.expand_inputs(job_file, &base, &target, dry_run)?;
+                let mut inputs = self
+                    .expand_inputs(job_file, &base, &target, dry_run)
+                    .unwrap_or_else(|e| {
+                        errors.extend(e);
+                        Vec::new()
+                    });
                 if let Some(list) = &self.inputs_from {
-                    let listed = crate::filelist::read(
+                    match crate::filelist::read(
                         &resolve(list),
                         crate::filelist::Separator::Newline,
                         &base,
-                    )
-                    .map_err(|e| e.prefixed(format!("{}: inputs_from: ", job_file.display())))?;
-                    inputs.extend(listed);
+                    ) {
+                        Ok(listed) => inputs.extend(listed),
+                        Err(e) => errors
+                            .push(e.prefixed(format!("{}: inputs_from: ", job_file.display()))),
+                    }
                 }
                 inputs
             }
@@ -621,12 +655,20 @@ impl JobFile {
         let mut steps = Vec::with_capacity(self.steps.len());
         for (i, spec) in self.steps.iter().enumerate() {
             let json_path = format!("steps[{i}].plugin");
+            let mut bad = |e: Error| {
+                errors.push(e);
+                bad_steps.push(i);
+            };
             if spec.plugin.as_os_str().is_empty() {
-                return Err(err(ErrorKind::Usage, &json_path, "empty path".into()));
-            }
-            if crate::builtins::is_name(&spec.plugin) {
-                crate::builtins::module(&spec.plugin)
-                    .map_err(|e| err(ErrorKind::PluginLoad, &json_path, e.message().to_string()))?;
+                bad(err(ErrorKind::Usage, &json_path, "empty path".into()));
+            } else if crate::builtins::is_name(&spec.plugin) {
+                if let Err(e) = crate::builtins::module(&spec.plugin) {
+                    bad(err(
+                        ErrorKind::PluginLoad,
+                        &json_path,
+                        e.message().to_string(),
+                    ));
+                }
             }
             let plugin = if crate::builtins::is_name(&spec.plugin) {
                 spec.plugin.clone()
@@ -634,36 +676,28 @@ impl JobFile {
                 resolve(&spec.plugin)
             };
             match std::fs::metadata(&plugin) {
-                _ if crate::builtins::is_name(&plugin) => {}
-                Ok(m) if m.is_dir() => {
-                    return Err(err(
-                        ErrorKind::PluginLoad,
-                        &json_path,
-                        format!("is a directory: {}", Quoted(&plugin)),
-                    ))
-                }
-                Ok(m) if !m.is_file() => {
-                    return Err(err(
-                        ErrorKind::PluginLoad,
-                        &json_path,
-                        format!("{}: {}", plugin.display(), type_name(&m)),
-                    ))
-                }
+                _ if spec.plugin.as_os_str().is_empty() || crate::builtins::is_name(&plugin) => {}
+                Ok(m) if m.is_dir() => bad(err(
+                    ErrorKind::PluginLoad,
+                    &json_path,
+                    format!("is a directory: {}", Quoted(&plugin)),
+                )),
+                Ok(m) if !m.is_file() => bad(err(
+                    ErrorKind::PluginLoad,
+                    &json_path,
+                    format!("{}: {}", plugin.display(), type_name(&m)),
+                )),
                 Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(err(
-                        ErrorKind::PluginLoad,
-                        &json_path,
-                        format!("file not found: {}", Quoted(&plugin)),
-                    ))
-                }
-                Err(e) => {
-                    return Err(err(
-                        ErrorKind::PluginLoad,
-                        &json_path,
-                        format!("{}: {}", Quoted(&plugin), describe_io(&e)),
-                    ))
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => bad(err(
+                    ErrorKind::PluginLoad,
+                    &json_path,
+                    format!("file not found: {}", Quoted(&plugin)),
+                )),
+                Err(e) => bad(err(
+                    ErrorKind::PluginLoad,
+                    &json_path,
+                    format!("{}: {}", Quoted(&plugin), describe_io(&e)),
+                )),
             }
             let max_memory = overrides
                 .max_memory
@@ -696,14 +730,19 @@ impl JobFile {
             });
         }
 
-        Ok(Job {
+        let job = Job {
             steps,
             inputs,
             target,
             dry_run,
             timeout: overrides.timeout.or(self.limits.timeout.map(|t| t.0)),
             source: Some(job_file.to_path_buf()),
-        })
+        };
+        Resolved {
+            job,
+            errors,
+            bad_steps,
+        }
     }
 
     /// The input files: entries resolved against `base`, patterns expanded
@@ -715,14 +754,16 @@ impl JobFile {
         base: &Path,
         target: &Target,
         dry_run: bool,
-    ) -> Result<Vec<PathBuf>> {
+    ) -> std::result::Result<Vec<PathBuf>, Vec<Error>> {
+        let mut errors = Vec::new();
         let err =
             |kind, i: usize, message: String| at(job_file, kind, &format!("inputs[{i}]"), message);
         // (path, entry it came from, its metadata)
         let mut files: Vec<(PathBuf, usize, std::fs::Metadata)> = Vec::new();
-        for (i, entry) in self.inputs.iter().enumerate() {
+        'entries: for (i, entry) in self.inputs.iter().enumerate() {
             if entry.is_empty() {
-                return Err(err(ErrorKind::Usage, i, "empty path".into()));
+                errors.push(err(ErrorKind::Usage, i, "empty path".into()));
+                continue;
             }
             if !is_pattern(entry) {
                 let path = if Path::new(entry).is_absolute() {
@@ -730,20 +771,25 @@ impl JobFile {
                 } else {
                     base.join(entry)
                 };
-                let meta = std::fs::metadata(&path).map_err(|e| {
-                    let why = if e.kind() == std::io::ErrorKind::NotFound {
-                        format!("file not found: {}", Quoted(&path))
-                    } else {
-                        format!("{}: {}", Quoted(&path), describe_io(&e))
-                    };
-                    err(ErrorKind::Input, i, why)
-                })?;
+                let meta = match std::fs::metadata(&path) {
+                    Ok(meta) => meta,
+                    Err(e) => {
+                        let why = if e.kind() == std::io::ErrorKind::NotFound {
+                            format!("file not found: {}", Quoted(&path))
+                        } else {
+                            format!("{}: {}", Quoted(&path), describe_io(&e))
+                        };
+                        errors.push(err(ErrorKind::Input, i, why));
+                        continue;
+                    }
+                };
                 if !meta.is_file() {
-                    return Err(err(
+                    errors.push(err(
                         ErrorKind::Input,
                         i,
                         format!("{}: {}", Quoted(&path), type_name(&meta)),
                     ));
+                    continue;
                 }
                 files.push((path, i, meta));
                 continue;
@@ -754,7 +800,7 @@ impl JobFile {
                 let base = glob::Pattern::escape(&base.to_string_lossy());
                 format!("{}/{entry}", base.trim_end_matches('/'))
             };
-            let paths = super::glob_walk::expand(&pattern).map_err(|e| match e {
+            let paths = match super::glob_walk::expand(&pattern).map_err(|e| match e {
                 super::glob_walk::WalkError::Pattern(msg) => err(
                     ErrorKind::Usage,
                     i,
@@ -765,25 +811,36 @@ impl JobFile {
                     i,
                     format!("{}: {}", path.display(), describe_io(&e)),
                 ),
-            })?;
+            }) {
+                Ok(paths) => paths,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
             let mut matched = Vec::new();
             for p in paths {
-                let meta = std::fs::metadata(&p).map_err(|e| {
-                    err(
-                        ErrorKind::Input,
-                        i,
-                        format!("{}: {}", Quoted(&p), describe_io(&e)),
-                    )
-                })?;
+                let meta = match std::fs::metadata(&p) {
+                    Ok(meta) => meta,
+                    Err(e) => {
+                        errors.push(err(
+                            ErrorKind::Input,
+                            i,
+                            format!("{}: {}", Quoted(&p), describe_io(&e)),
+                        ));
+                        continue 'entries;
+                    }
+                };
                 if meta.is_dir() {
                     continue;
                 }
                 if !meta.is_file() {
-                    return Err(err(
+                    errors.push(err(
                         ErrorKind::Input,
                         i,
                         format!("{}: {}", Quoted(&p), type_name(&meta)),
                     ));
+                    continue 'entries;
                 }
                 matched.push((p, meta));
             }
@@ -793,11 +850,12 @@ impl JobFile {
                 } else {
                     format!(" (in {})", Quoted(base))
                 };
-                return Err(err(
+                errors.push(err(
                     ErrorKind::Input,
                     i,
                     format!("pattern matched no file: {entry}{where_}"),
                 ));
+                continue;
             }
             matched.sort_by(|a, b| a.0.cmp(&b.0));
             files.extend(matched.into_iter().map(|(p, m)| (p, i, m)));
@@ -810,11 +868,12 @@ impl JobFile {
                 for (k, (path, i, meta)) in files.iter().enumerate() {
                     if let Some(&first) = seen.get(&(meta.dev(), meta.ino())) {
                         let (first_path, _, _) = &files[first];
-                        return Err(err(
+                        errors.push(err(
                             ErrorKind::Input,
                             *i,
                             crate::region::inputs::named_twice(path, first_path),
                         ));
+                        continue;
                     }
                     seen.insert((meta.dev(), meta.ino()), k);
                 }
@@ -828,7 +887,7 @@ impl JobFile {
                     };
                     if let Some(&first) = seen.get(name) {
                         let (first_path, first_entry, _) = &files[first];
-                        return Err(err(
+                        errors.push(err(
                             ErrorKind::Input,
                             *i,
                             format!(
@@ -839,13 +898,18 @@ impl JobFile {
                                 Quoted(&dir.join(name))
                             ),
                         ));
+                        continue;
                     }
                     seen.insert(name, k);
                 }
             }
             _ => {}
         }
-        Ok(files.into_iter().map(|(p, _, _)| p).collect())
+        if errors.is_empty() {
+            Ok(files.into_iter().map(|(p, _, _)| p).collect())
+        } else {
+            Err(errors)
+        }
     }
 }
 

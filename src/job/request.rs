@@ -121,9 +121,29 @@ pub fn check_job_file(
         log_level,
         ..Overrides::default()
     };
-    let job = JobFile::read(job_file)?.resolve(job_file, &overrides)?;
-    job.load_plugins(&Runtime::for_command(no_cache, log_level)?)?;
-    Ok(job)
+    let resolved = JobFile::read(job_file)?.resolve_all(job_file, &overrides);
+    let mut errors = resolved.errors;
+    let job = resolved.job;
+    if !job.steps.is_empty() {
+        let runtime = Runtime::for_command(no_cache, log_level)?;
+        errors.extend(job.load_errors(&runtime, &resolved.bad_steps));
+    }
+    if errors.is_empty() {
+        return Ok(job);
+    }
+    // The first error decides the exit code (the one `mmhost run --job`
+    // would fail with); the others follow it, one line each, as the
+    // command prints errors.
+    let first = errors.remove(0);
+    if errors.is_empty() {
+        return Err(first);
+    }
+    let mut more: Vec<String> = first.details().map(str::to_string).into_iter().collect();
+    for e in &errors {
+        more.push(format!("mmhost: error: {}", e.message()));
+        more.extend(e.details().map(str::to_string));
+    }
+    Err(first.with_details(more.join("\n")))
 }
 
 #[cfg(test)]

@@ -29,12 +29,13 @@ impl Job {
             Target::OutputDir(p) => format!("output directory {}", Quoted(p)),
         };
         let mut text = format!(
-            "{}: ok: {} step{} over {} input file{} ({bytes} bytes); writes: {target}{}\n",
+            "{}: ok: {} step{} over {} input file{} ({}); writes: {target}{}\n",
             Quoted(job_file),
             self.steps.len(),
             if self.steps.len() == 1 { "" } else { "s" },
             self.inputs.len(),
             if self.inputs.len() == 1 { "" } else { "s" },
+            crate::plural::count(bytes, "byte"),
             if self.dry_run { " (dry run)" } else { "" },
         );
         for (i, step) in self.steps.iter().enumerate() {
@@ -83,8 +84,8 @@ pub fn writes_line<P: AsRef<Path>, F: AsRef<Path>>(
             .map(|(p, n)| format!("{} ({n})", Quoted(p.as_ref())))
             .collect();
         Some(format!(
-            "dry run: {} bytes would change in {} file{}{}{}; nothing was written",
-            total,
+            "dry run: {} would change in {} file{}{}{}; nothing was written",
+            crate::plural::count(total, "byte"),
             list.len(),
             if list.len() == 1 { "" } else { "s" },
             if list.is_empty() { "" } else { ": " },
@@ -96,8 +97,8 @@ pub fn writes_line<P: AsRef<Path>, F: AsRef<Path>>(
             .map(|p| Quoted(p.as_ref()).to_string())
             .collect();
         Some(format!(
-            "wrote {} bytes; {} file{} changed{}{}",
-            bytes,
+            "wrote {}; {} file{} changed{}{}",
+            crate::plural::count(bytes, "byte"),
             files.len(),
             if files.len() == 1 { "" } else { "s" },
             if files.is_empty() { "" } else { ": " },
@@ -126,6 +127,15 @@ mod tests {
         assert_eq!(
             writes_line(None::<&[(String, u64)]>, true, 0, &[] as &[String]).unwrap(),
             "wrote 0 bytes; 0 files changed"
+        );
+        assert_eq!(
+            writes_line(None::<&[(String, u64)]>, true, 1, &["x"]).unwrap(),
+            "wrote 1 byte; 1 file changed: x"
+        );
+        let one = [("a".to_string(), 1u64)];
+        assert_eq!(
+            writes_line(Some(&one[..]), true, 1, &[] as &[String]).unwrap(),
+            "dry run: 1 byte would change in 1 file: a (1); nothing was written"
         );
         assert!(writes_line(None::<&[(String, u64)]>, false, 5, &["x"]).is_none());
     }

@@ -81,9 +81,9 @@ impl Region {
         }
         let _ = writeln!(
             out,
-            "total {} bytes in {} files; {} ({} extent{}, {} mapping{})",
-            layout.size(),
-            rows.len(),
+            "total {} in {}; {} ({} extent{}, {} mapping{})",
+            crate::plural::count(layout.size(), "byte"),
+            crate::plural::count(rows.len() as u64, "file"),
             if layout.is_contiguous() {
                 "contiguous"
             } else {

@@ -28,8 +28,22 @@ impl Runtime {
     /// # Errors
     /// An engine error when the engine cannot be set up.
     pub fn for_command(no_cache: bool, level: LogLevel) -> Result<Runtime> {
+        Runtime::for_run(no_cache, level, None)
+    }
+
+    /// As [`Runtime::for_command`], for `mmhost run`: with `coredump`, a
+    /// plugin that traps leaves a WebAssembly core dump in that file.
+    ///
+    /// # Errors
+    /// An engine error when the engine cannot be set up.
+    pub fn for_run(
+        no_cache: bool,
+        level: LogLevel,
+        coredump: Option<std::path::PathBuf>,
+    ) -> Result<Runtime> {
         Runtime::new(&RuntimeOptions {
             compile_notice: level >= LogLevel::Info,
+            coredump,
             ..if no_cache {
                 RuntimeOptions::default()
             } else {

@@ -35,13 +35,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     let raw = crate::whole_file::read(path, crate::whole_file::MAX_PLUGIN_FILE)
         .map_err(|e| Error::plugin_load(path, e))?;
     let size = raw.len() as u64;
-    let (bytes, text) = if raw.starts_with(b"\0asm") {
-        (raw, false)
-    } else {
-        let parsed = wat::parse_bytes(&raw)
-            .map_err(|e| Error::plugin_load(path, format!("not WebAssembly: {e}")))?;
-        (parsed.into_owned(), true)
-    };
+    let super::plugin_bytes::Binary { bytes, text, .. } = super::plugin_bytes::binary(path, raw)?;
     let mut imports = Vec::new();
     let mut exports = Vec::new();
     let mut languages = BTreeSet::new();
@@ -151,11 +145,40 @@ fn language_name(raw: &str) -> String {
 }
 
 impl Inspection {
-    /// The inspection as JSON, with whether this mmhost loads the plugin
-    /// (`loads`: `Ok(parallel)` or the load error's message), as
-    /// `mmhost inspect --json` prints it.
-    pub fn to_json(&self, loads: &std::result::Result<bool, String>) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).expect("inspection is JSON");
+    /// The world this mmhost runs the plugin as (`mmhost:plugin/parallel@V`
+    /// or `mmhost:plugin/transform@V`, without `@V` for a plugin that
+    /// imports nothing), or `None` when it does not load; `loads` as for
+    /// [`Inspection::to_json`].
+    pub fn world(&self, loads: &std::result::Result<bool, String>) -> Option<String> {
+        let parallel = *loads.as_ref().ok()?;
+        let name = if parallel { "parallel" } else { "transform" };
+        Some(match &self.mmhost_version {
+            Some(v) if !v.is_empty() => format!("mmhost:plugin/{name}@{v}"),
+            _ => format!("mmhost:plugin/{name}"),
+        })
+    }
+
+    /// The inspection of the plugin at `path` as JSON, with whether this
+    /// mmhost loads it (`loads`: `Ok(parallel)` or the load error's
+    /// message), as `mmhost inspect --json` prints it: the fields of the
+    /// text form (`file` and `world` first), and `loads`, `parallel` and
+    /// `load_error`.
+    pub fn to_json(
+        &self,
+        path: &Path,
+        loads: &std::result::Result<bool, String>,
+    ) -> serde_json::Value {
+        let mut v = serde_json::Map::new();
+        v.insert(
+            "file".into(),
+            serde_json::json!(path.to_string_lossy().into_owned()),
+        );
+        v.insert("world".into(), serde_json::json!(self.world(loads)));
+        let fields = serde_json::to_value(self).expect("inspection is JSON");
+        if let serde_json::Value::Object(fields) = fields {
+            v.extend(fields);
+        }
+        let mut v = serde_json::Value::Object(v);
         v["loads"] = serde_json::json!(loads.is_ok());
         v["parallel"] = serde_json::json!(loads.as_ref().is_ok_and(|p| *p));
         if let Err(why) = loads {
@@ -176,14 +199,13 @@ impl Inspection {
                 v.join(", ")
             }
         };
+        let name = self.world(loads).unwrap_or_default();
         let world = match (loads, &self.mmhost_version) {
-            (Ok(true), Some(v)) => {
-                format!("mmhost:plugin/parallel@{v} (loads in this mmhost; may work in chunks on --jobs threads)")
+            (Ok(true), _) => {
+                format!("{name} (loads in this mmhost; may work in chunks on --jobs threads)")
             }
-            (Ok(false), Some(v)) => format!("mmhost:plugin/transform@{v} (loads in this mmhost)"),
-            (Ok(_), None) => {
-                "mmhost:plugin/transform (imports nothing; loads in this mmhost)".into()
-            }
+            (Ok(false), None) => format!("{name} (imports nothing; loads in this mmhost)"),
+            (Ok(false), Some(_)) => format!("{name} (loads in this mmhost)"),
             (Err(why), _) => format!(
                 "does not load in this mmhost: {}",
                 crate::escape::one_line(why, 4096)
@@ -220,7 +242,7 @@ pub fn report(plugin: &Path, json: bool) -> Result<String> {
         .map_err(|e| e.message().to_string());
     Ok(if json {
         crate::escape::json_safe(
-            &serde_json::to_string_pretty(&info.to_json(&loads)).expect("json"),
+            &serde_json::to_string_pretty(&info.to_json(plugin, &loads)).expect("json"),
         ) + "\n"
     } else {
         info.to_text(plugin, &loads)

@@ -50,31 +50,11 @@ pub(super) fn compile(
         None => crate::whole_file::read(path, crate::whole_file::MAX_PLUGIN_FILE)
             .map_err(|e| Error::plugin_load(path, e))?,
     };
-    let binary = if bytes.starts_with(b"\0asm") {
-        bytes
-    } else if looks_like_text(&bytes) {
-        wat::parse_bytes(&bytes)
-            .map_err(|e| {
-                Error::plugin_load(
-                    path,
-                    format!("not valid WebAssembly text: {}", one_line(&e)),
-                )
-            })?
-            .into_owned()
+    let binary = super::plugin_bytes::binary(path, bytes)?;
+    let component = if binary.component {
+        binary.bytes
     } else {
-        return Err(Error::plugin_load(
-            path,
-            "not a WebAssembly file (no \\0asm header, and not .wat text)",
-        ));
-    };
-    if binary.len() < 8 {
-        return Err(Error::plugin_load(
-            path,
-            format!("truncated WebAssembly file ({} bytes)", binary.len()),
-        ));
-    }
-    let component = match binary[4..8] {
-        [1, 0, 0, 0] => wrap_module(&binary).map_err(|e| {
+        wrap_module(&binary.bytes).map_err(|e| {
             Error::plugin_load(
                 path,
                 format!(
@@ -82,14 +62,7 @@ pub(super) fn compile(
                     anyhow_chain(&e)
                 ),
             )
-        })?,
-        [0x0d, 0, 1, 0] => binary,
-        _ => {
-            return Err(Error::plugin_load(
-                path,
-                "unsupported WebAssembly version (neither a core module nor a component)",
-            ))
-        }
+        })?
     };
     if let Some(why) = super::code_limits::too_costly(&component) {
         return Err(Error::plugin_load(path, why));
@@ -140,13 +113,6 @@ pub(super) fn compile(
         let _ = t.join();
     }
     compiled
-}
-
-fn looks_like_text(bytes: &[u8]) -> bool {
-    std::str::from_utf8(bytes).is_ok_and(|s| {
-        let s = s.trim_start();
-        s.starts_with('(') || s.starts_with(";;")
-    })
 }
 
 fn has_component_type(module: &[u8]) -> anyhow::Result<bool> {
@@ -228,9 +194,7 @@ pub(super) fn describe_link_error(e: &wasmtime::Error) -> String {
 pub fn wrap_file(module: &Path, output: &Path) -> Result<()> {
     let bytes = crate::whole_file::read(module, crate::whole_file::MAX_PLUGIN_FILE)
         .map_err(|e| Error::plugin_load(module, e))?;
-    let bytes = wat::parse_bytes(&bytes)
-        .map_err(|e| Error::plugin_load(module, e))?
-        .into_owned();
+    let bytes = super::plugin_bytes::binary(module, bytes)?.bytes;
     let component =
         wrap_module(&bytes).map_err(|e| Error::plugin_load(module, format!("{e:#}")))?;
     std::fs::write(output, component).map_err(|e| Error::output(output, e))

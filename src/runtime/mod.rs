@@ -50,20 +50,25 @@
 //! results with `store.rs`; the host's side of the imports is `imports.rs`
 //! (with `view.rs`, the part of the region a store sees, and `lower.rs`, the
 //! copy of a read into guest memory); the limits enforced while a plugin runs
-//! are `limits.rs` (memory, timeout); `trap.rs` describes how a run ended;
-//! `load.rs` compiles and checks plugins; `wasi.rs` is the powerless WASI.
+//! are `limits.rs` (memory, timeout); `trap.rs` describes how a run ended,
+//! and `coredump.rs` writes the core dump of a trap (`--coredump`);
+//! `plugin_bytes.rs` tells what a plugin file's bytes are (binary, text, or
+//! not WebAssembly, worded one way for every command); `load.rs` compiles
+//! and checks plugins; `wasi.rs` is the powerless WASI.
 
 mod abi;
 mod chunks;
 mod clock;
 mod code_limits;
 mod command_line;
+mod coredump;
 mod imports;
 pub mod inspect;
 mod limits;
 mod load;
 mod lower;
 pub mod parallel;
+pub mod plugin_bytes;
 mod preview1;
 mod store;
 mod terminal;
@@ -188,6 +193,9 @@ pub struct RuntimeOptions {
     /// Say on stderr when compiling a plugin takes longer than a second (a
     /// first compile of a large component), so a wait is never silent.
     pub compile_notice: bool,
+    /// Write a WebAssembly core dump of the first plugin instance that traps
+    /// to this file (`mmhost run --coredump FILE`; see `coredump`).
+    pub coredump: Option<PathBuf>,
 }
 
 impl RuntimeOptions {
@@ -201,6 +209,7 @@ impl RuntimeOptions {
         RuntimeOptions {
             cache_dir: dir,
             compile_notice: false,
+            coredump: None,
         }
     }
 }
@@ -294,6 +303,8 @@ impl Plugin {
 struct Host {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Where to write the core dump of a trap, if anywhere.
+    coredump: Option<coredump::Target>,
 }
 
 /// The engines and linkers; create once, load and run many plugins.
@@ -342,6 +353,8 @@ impl Host {
         config.epoch_interruption(true);
         config.consume_fuel(metered);
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(trap::FRAMES_COLLECTED));
+        // Capturing costs nothing until a trap; only asked for by --coredump.
+        config.coredump_on_trap(opts.coredump.is_some());
         if let Some(dir) = &opts.cache_dir {
             let mut cc = wasmtime::CacheConfig::new();
             cc.with_directory(dir);
@@ -363,7 +376,11 @@ impl Host {
             .map_err(|e| internal("linking WASI", e))?;
         clock::link_bounded_sleeps(&mut linker).map_err(|e| internal("linking WASI clocks", e))?;
         preview1::link(&mut linker).map_err(|e| internal("linking WASI preview 1", e))?;
-        Ok(Host { engine, linker })
+        Ok(Host {
+            engine,
+            linker,
+            coredump: opts.coredump.clone().map(coredump::Target::new),
+        })
     }
 }
 

@@ -157,8 +157,9 @@ pub(super) fn run(
         debug(
             ctx,
             &format!(
-                "chunk size {asked} grown to {chunk} bytes (at most {MAX_CHUNKS} chunks and \
-                 {MAX_SNAPSHOTS} bytes of halo snapshots a run)"
+                "chunk size {asked} grown to {} (at most {MAX_CHUNKS} chunks and \
+                 {MAX_SNAPSHOTS} bytes of halo snapshots a run)",
+                crate::plural::count(chunk, "byte")
             ),
         );
     }
@@ -167,7 +168,10 @@ pub(super) fn run(
         Err(region) => {
             debug(
                 ctx,
-                &format!("serial run: the region fits in one chunk of {chunk} bytes"),
+                &format!(
+                    "serial run: the region fits in one chunk of {}",
+                    crate::plural::count(chunk, "byte")
+                ),
             );
             store.data_mut().view = View::Whole(region);
             return serial(ctx, &inst, store);
@@ -177,7 +181,12 @@ pub(super) fn run(
     let jobs = opts.jobs.clamp(1, count);
     debug(
         ctx,
-        &format!("{count} chunks of up to {chunk} bytes (halo {halo}) on {jobs} threads"),
+        &format!(
+            "{} of up to {} (halo {halo}) on {}",
+            crate::plural::count(count as u64, "chunk"),
+            crate::plural::count(chunk, "byte"),
+            crate::plural::count(jobs as u64, "thread")
+        ),
     );
     let partials: Mutex<Vec<Option<Vec<u8>>>> = Mutex::new(vec![None; count]);
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());

@@ -143,13 +143,19 @@ impl StoreCtx<'_> {
                 match (state.out_error.take(), e.downcast::<HostFailure>()) {
                     (Some(out), _) => output_error(out),
                     (None, Ok(HostFailure(host))) => host,
-                    (None, Err(e)) => trap::describe(
-                        name,
-                        &e,
-                        state.limiter.refused.as_deref(),
-                        self.opts,
-                        (&self.plugin.path, state.calling),
-                    ),
+                    (None, Err(e)) => {
+                        let described = trap::describe(
+                            name,
+                            &e,
+                            state.limiter.refused.as_deref(),
+                            self.opts,
+                            (&self.plugin.path, state.calling),
+                        );
+                        match &self.host.coredump {
+                            Some(target) => target.write(&e, store, name, described),
+                            None => described,
+                        }
+                    }
                 },
             ),
         }

@@ -93,8 +93,9 @@ impl Terminal {
         let bytes = self.suppressed_bytes.load(Ordering::SeqCst);
         if bytes > 0 {
             self.notice(&format!(
-                "{bytes} bytes ({} lines) of log and WASI output were suppressed",
-                self.suppressed_lines.load(Ordering::SeqCst)
+                "{} ({}) of log and WASI output were suppressed",
+                crate::plural::count(bytes, "byte"),
+                crate::plural::count(self.suppressed_lines.load(Ordering::SeqCst), "line")
             ));
         }
     }

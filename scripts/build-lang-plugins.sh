@@ -3,7 +3,7 @@
 # target/plugins/<lang>/<name>.wasm, for every language whose toolchain is
 # present (scripts/install-toolchains.sh installs them).
 #
-#   scripts/build-lang-plugins.sh [LANG...]    # default: c assemblyscript python javascript wat
+#   scripts/build-lang-plugins.sh [LANG...]    # default: c assemblyscript python javascript wat moonbit moonbit_gc
 #
 # A language whose toolchain is missing is not built: the script prints
 # "skipped: <lang> (<reason>)" and writes the reason to
@@ -32,7 +32,7 @@ WORK="$ROOT/target/lang-build"
 PLUGINS=(upper checksum count)
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript wat)
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript wat moonbit moonbit_gc)
 
 failed=0
 
@@ -211,9 +211,36 @@ build_wat() {
     done
 }
 
+# MoonBit: moonc from npm (JavaScript, run by node) through the driver
+# plugins/moonbit/tools/moonbit.mjs, which install-toolchains.sh set up in
+# $MMHOST_TOOLCHAINS/moonbit. Each plugin is a package of the module
+# plugins/moonbit (moon.mod.json) importing the guest library package
+# plugins/moonbit/mmhost; the core module is then wrapped by mmhost.
+# `moonbit` is moonc's `wasm` target (linear memory); `moonbit_gc` the same
+# sources for `wasm-gc` (the GC proposal; arrays copied across the ABI).
+build_moonbit_for() { # moonc-target lang
+    local target=$1 lang=$2
+    local src="$ROOT/plugins/moonbit" dir="$MMHOST_TOOLCHAINS/moonbit" work="$WORK/$2"
+    command -v node >/dev/null || { missing "node not found"; return 2; }
+    [[ -f "$dir/ready" ]] || { missing "moonc (npm @moonbit/moonc-worker, set up by install-toolchains.sh moonbit) not found in $dir"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/$lang"
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/$lang/$name.wasm" "$src/$name" "$src/mmhost" "$src/tools" "$src/moon.mod.json" "$dir/ready"; then
+            # The compiler prints its warnings on stderr; keep errors only.
+            node "$src/tools/moonbit.mjs" build "$dir" --target "$target" "$src/$name" -o "$work/$name.core.wasm" \
+                2> >(grep -v -e '\] Warning' -e '^ *$' >&2) || return 1
+            wrap "$work/$name.core.wasm" "$OUT/$lang/$name.wasm" || return 1
+        fi
+        built "$lang" "$name"
+    done
+}
+build_moonbit() { build_moonbit_for wasm moonbit; }
+build_moonbit_gc() { build_moonbit_for wasm-gc moonbit_gc; }
+
 for lang in "${LANGS[@]}"; do
     if ! declare -F "build_$lang" >/dev/null; then
-        echo "error: unknown language $lang (c assemblyscript python javascript wat)" >&2
+        echo "error: unknown language $lang (c assemblyscript python javascript wat moonbit moonbit_gc)" >&2
         failed=1
         continue
     fi

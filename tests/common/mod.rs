@@ -226,6 +226,7 @@ pub const LANGUAGES: &[&str] = &[
     "javascript",
     "wat",
     "moonbit",
+    "moonbit_gc",
 ];
 
 /// Builds the plugins in other languages once (per test binary) with

@@ -101,7 +101,12 @@ function loadCompiler(dir) {
   // order). MOONBIT_FRESH=1 loads a fresh instance per call (about 1 s each).
   if (process.env.MOONBIT_FRESH === '1') delete require.cache[require.resolve(file)];
   else if (compiler) return compiler;
-  compiler = require(file);
+  try {
+    compiler = require(file);
+  } catch (e) {
+    die(`${file}: loading the compiler failed (${String(e && e.message).split('\n')[0]}): ` +
+        'the package changed or is damaged; reinstall the pinned version');
+  }
   return compiler;
 }
 

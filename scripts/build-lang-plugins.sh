@@ -295,6 +295,34 @@ build_cpp() {
     done
 }
 
+
+# MoonBit: moonc from npm (JavaScript, run by node) through the driver
+# plugins/moonbit/tools/moonbit.mjs, which install-toolchains.sh set up in
+# $MMHOST_TOOLCHAINS/moonbit. Each plugin is a package of the module
+# plugins/moonbit (moon.mod.json) importing the guest library package
+# plugins/moonbit/mmhost; the core module is then wrapped by mmhost.
+# `moonbit` is moonc's `wasm` target (linear memory); `moonbit_gc` the same
+# sources for `wasm-gc` (the GC proposal; arrays copied across the ABI).
+build_moonbit_for() { # moonc-target lang
+    local target=$1 lang=$2
+    local src="$ROOT/plugins/moonbit" dir="$MMHOST_TOOLCHAINS/moonbit" work="$WORK/$2"
+    command -v node >/dev/null || { missing "node not found"; return 2; }
+    [[ -f "$dir/ready" ]] || { missing "moonc (npm @moonbit/moonc-worker, set up by install-toolchains.sh moonbit) not found in $dir"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/$lang"
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/$lang/$name.wasm" "$src/$name" "$src/mmhost" "$src/tools" "$src/moon.mod.json" "$dir/ready"; then
+            # The compiler prints its warnings on stderr; keep errors only.
+            node "$src/tools/moonbit.mjs" build "$dir" --target "$target" "$src/$name" -o "$work/$name.core.wasm" \
+                2> >(grep -v -e '\] Warning' -e '^ *$' >&2) || return 1
+            wrap "$work/$name.core.wasm" "$OUT/$lang/$name.wasm" || return 1
+        fi
+        built "$lang" "$name"
+    done
+}
+build_moonbit() { build_moonbit_for wasm moonbit; }
+build_moonbit_gc() { build_moonbit_for wasm-gc moonbit_gc; }
+
 for lang in "${LANGS[@]}"; do
     if ! declare -F "build_$lang" >/dev/null; then
         echo "error: unknown language $lang ($(mmhost_languages | tr '\n' ' '))" >&2

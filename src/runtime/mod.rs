@@ -352,6 +352,14 @@ impl Host {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(metered);
+        // The GC and exception-handling proposals (wasmtime's defaults since
+        // 47; here they need the `gc` and `gc-drc` features): for guests such
+        // as MoonBit's wasm-gc target and Kotlin/Wasm. A plugin that uses
+        // neither pays nothing measurable; the GC heap grows through the
+        // store's limiter, so --max-memory covers it (plugins/README.md, "GC
+        // and exception handling"; tests/gc.rs).
+        config.wasm_gc(true);
+        config.wasm_exceptions(true);
         config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(trap::FRAMES_COLLECTED));
         // Capturing costs nothing until a trap; only asked for by --coredump.
         config.coredump_on_trap(opts.coredump.is_some());

@@ -136,7 +136,7 @@ def main() -> None:
 
     from mmhost_dask import tasks
 
-    data_dir = Path(a.data_dir)
+    data_dir = Path(a.data_dir).resolve()
     files = gen(data_dir, a.size_mib)
     names = [f.name for f in files]
     whole_count = sum(_count_file(f) for f in files)

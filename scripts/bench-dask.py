@@ -3,6 +3,8 @@
 
     target/dask-venv/bin/python scripts/bench-dask.py [--size-mib 1024] [--reps 3]
                                                      [--data-dir DIR] [--json FILE]
+                                                     [--quick] [--mmhost PATH]
+                                                     [--only count|'upper -o']
 
 Run it with the venv of scripts/test-dask.sh (it imports distributed and
 mmhost_dask). It generates its data (8 files, --size-mib in all, with the
@@ -15,6 +17,14 @@ a burst of load on a shared machine hits every contender alike:
 - the overhead per chunk: `mmhost run-chunk` alone on a 4 KiB chunk
   (process start, plan read, instance), then the same chunks as Dask tasks
   on 2 workers (wall time x workers / tasks), and a no-op Dask task.
+
+With `--quick` (for large sizes): no running-cluster contender and no
+per-chunk overhead, and the output of `upper -o` is checked by size and by
+the SHA-256 of a sample of 64 KiB blocks against Python's. Every run of
+mmhost-dask also writes its `--report-file`, and the medians of its phases
+(cluster start, plan, chunks, reduce, commit) are printed, beside the time
+of `python -c 'import distributed'` and the `mmhost run-chunk` process over
+all chunks of the `upper -o` plan, alone (no Dask).
 
 Every answer is checked against Python (`bytes.count`, `bytes.upper`); a
 wrong one fails the script. Prints markdown tables of medians (and min-max);
@@ -65,6 +75,36 @@ def gen(data_dir: Path, size_mib: int) -> list[Path]:
     return files
 
 
+def _count_file(f: Path) -> int:
+    """PATTERN's occurrences in f, read in pieces (files are made of whole
+    1 MiB blocks plus a tail, and the pattern never crosses a block)."""
+    n = 0
+    with open(f, "rb") as fh:
+        while block := fh.read(MiB):
+            n += block.count(PATTERN)
+    return n
+
+
+def _sampled_upper_ok(files: list[Path], got: Path) -> bool:
+    """Whether 64 KiB blocks of `got` at 64 places equal Python's upper()."""
+    import hashlib
+
+    offsets, base = [], 0
+    for f in files:
+        size = f.stat().st_size
+        offsets += [(f, base, k * size // 8) for k in range(8)]
+        base += size
+    with open(got, "rb") as g:
+        for f, at, off in offsets:
+            with open(f, "rb") as fh:
+                fh.seek(off)
+                want = fh.read(64 << 10).upper()
+            g.seek(at + off)
+            if hashlib.sha256(g.read(len(want))).digest() != hashlib.sha256(want).digest():
+                return False
+    return True
+
+
 def timed(cmd: list[str], cwd=None) -> tuple[float, subprocess.CompletedProcess]:
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, cwd=cwd)
@@ -86,16 +126,20 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(ROOT / "target" / "bench-dask-data"))
     ap.add_argument("--chunk-size", default=None, help="for mmhost-dask (default: its own)")
     ap.add_argument("--json")
+    ap.add_argument("--quick", action="store_true", help="large sizes: fewer contenders")
+    ap.add_argument("--mmhost", default=str(MMHOST), help="the mmhost binary")
+    ap.add_argument("--only", choices=["count", "upper -o"], help="one workload only")
     a = ap.parse_args()
+    mmhost = a.mmhost
 
     from distributed import Client, LocalCluster
 
     from mmhost_dask import tasks
 
-    data_dir = Path(a.data_dir)
+    data_dir = Path(a.data_dir).resolve()
     files = gen(data_dir, a.size_mib)
     names = [f.name for f in files]
-    whole_count = b"".join(f.read_bytes() for f in files).count(PATTERN)
+    whole_count = sum(_count_file(f) for f in files)
     total = sum(f.stat().st_size for f in files)
     out_dir = Path(tempfile.mkdtemp(prefix="bench-dask-out-", dir=data_dir.parent))
     count, upper = str(PLUGINS / "count.wasm"), str(PLUGINS / "upper.wasm")
@@ -105,8 +149,10 @@ def main() -> None:
         "mmhost_dask",
         "run",
         "--mmhost",
-        str(MMHOST),
+        mmhost,
         "--no-progress",
+        "--report-file",
+        str(out_dir / "report.json"),
     ]
     if a.chunk_size:
         dask_cmd += ["--chunk-size", a.chunk_size]
@@ -124,7 +170,7 @@ def main() -> None:
 
     contenders = {
         ("count", "mmhost run -j 2"): [
-            str(MMHOST),
+            mmhost,
             "run",
             "-j",
             "2",
@@ -151,7 +197,7 @@ def main() -> None:
             "needle",
         ],
         ("upper -o", "mmhost run -j 2"): [
-            str(MMHOST),
+            mmhost,
             "run",
             "-j",
             "2",
@@ -178,7 +224,12 @@ def main() -> None:
             *names,
         ],
     }
+    if a.quick:
+        contenders = {k: v for k, v in contenders.items() if "running cluster" not in k[1]}
+    if a.only:
+        contenders = {k: v for k, v in contenders.items() if k[0] == a.only}
     times: dict = {k: [] for k in contenders}
+    phases: dict = {}
     for rep in range(a.reps):
         for key, cmd in contenders.items():
             dt, r = timed(cmd, cwd=data_dir)
@@ -187,17 +238,56 @@ def main() -> None:
             else:
                 got = out_dir / "o.txt"
                 assert got.stat().st_size == total, key
-                if rep == 0:
+                if a.quick:
+                    assert _sampled_upper_ok(files, got), key
+                elif rep == 0:
                     want = b"".join(f.read_bytes() for f in files).upper()
                     assert got.read_bytes() == want, key
                 got.unlink()
             times[key].append(dt)
+            if "mmhost-dask" in key[1]:
+                rep_doc = json.loads((out_dir / "report.json").read_text())
+                for ph, ms in rep_doc["dask"]["phases_ms"].items():
+                    phases.setdefault(key, {}).setdefault(ph, []).append(ms / 1000)
+
+    # Python's start with Dask's import, and run-chunk alone over a plan
+    imports = [
+        timed([sys.executable, "-c", "import distributed"])[0] for _ in range(max(2, a.reps))
+    ]
+    if a.only == "count":
+        client.close()
+        cluster.close()
+        shutil.rmtree(out_dir, ignore_errors=True)
+        report(a, files, total, times, phases, imports, [0.0], 0, None)
+        return
+    plan_o = subprocess.run(
+        [mmhost, "plan", "--chunk-size", "256M", "-o", str(out_dir / "o.txt"), upper, *names],
+        capture_output=True,
+        cwd=data_dir,
+        check=True,
+    ).stdout
+    (out_dir / "plan-o.json").write_bytes(plan_o)
+    n_o = json.loads(plan_o)["chunk_count"]
+    alone_o = []
+    for _ in range(a.reps):
+        dt, _ = timed(
+            [mmhost, "run-chunk", "--plan", str(out_dir / "plan-o.json"), "--chunk", f"0-{n_o - 1}"]
+        )
+        alone_o.append(dt)
+    subprocess.run([mmhost, "abort", "--plan", str(out_dir / "plan-o.json")], capture_output=True)
+
+    if a.quick:
+        client.close()
+        cluster.close()
+        shutil.rmtree(out_dir, ignore_errors=True)
+        report(a, files, total, times, phases, imports, alone_o, n_o, None)
+        return
 
     # overhead per chunk: run-chunk alone, then as Dask tasks
     small = out_dir / "small.bin"
     small.write_bytes(b"x" * (400 * 4096))
     plan = subprocess.run(
-        [str(MMHOST), "plan", "--chunk-size", "4K", count, str(small), "--", "needle"],
+        [mmhost, "plan", "--chunk-size", "4K", count, str(small), "--", "needle"],
         capture_output=True,
         cwd=out_dir,
         check=True,
@@ -208,7 +298,7 @@ def main() -> None:
     n = doc["chunk_count"]
     alone = []
     for i in range(min(n, 60)):
-        dt, _ = timed([str(MMHOST), "run-chunk", "--plan", str(plan_path), "--chunk", str(i)])
+        dt, _ = timed([mmhost, "run-chunk", "--plan", str(plan_path), "--chunk", str(i)])
         alone.append(dt)
     per_task = []
     noop = []
@@ -217,7 +307,7 @@ def main() -> None:
         t = time.perf_counter()
         futs = client.map(
             tasks.run_chunks,
-            [str(MMHOST)] * n,
+            [mmhost] * n,
             [pf] * n,
             [doc["run_id"]] * n,
             list(range(n)),
@@ -231,11 +321,14 @@ def main() -> None:
         client.gather(futs)
         noop.append((time.perf_counter() - t) * 2 / 1000)
     client.run(tasks.forget_run, doc["run_id"])
-    subprocess.run([str(MMHOST), "abort", "--plan", str(plan_path)], capture_output=True)
+    subprocess.run([mmhost, "abort", "--plan", str(plan_path)], capture_output=True)
     client.close()
     cluster.close()
     shutil.rmtree(out_dir, ignore_errors=True)
+    report(a, files, total, times, phases, imports, alone_o, n_o, (alone, per_task, noop))
 
+
+def report(a, files, total, times, phases, imports, alone_o, n_o, overhead) -> None:
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"#### mmhost-dask: {len(files)} files, {total / MiB:.0f} MiB, 2 cores "
@@ -249,6 +342,26 @@ def main() -> None:
         m = statistics.median(xs)
         result[f"{w} / {c}"] = xs
         print(f"| {w} | {c} | {median_str(xs)} | {total / m / 1e9:.2f} | {m / base:.2f}x |")
+    print()
+    print("| mmhost-dask phase | " + " | ".join(f"{w}, {c}" for (w, c) in phases) + " |")
+    print("| --- |" + " --- |" * len(phases))
+    for ph in ["cluster", "plan", "chunks", "reduce", "commit"]:
+        cells = [median_str(p.get(ph, [0.0])) for p in phases.values()]
+        print(f"| {ph} (s) | " + " | ".join(cells) + " |")
+    print()
+    print(f"| `python -c 'import distributed'` | {median_str(imports)} s |")
+    print("| --- | --- |")
+    print(
+        f"| `mmhost run-chunk` alone, `upper -o`, all {n_o} chunks in one process "
+        f"| {median_str(alone_o)} s |"
+    )
+    result["import_distributed"] = imports
+    result["run_chunk_alone_upper_o"] = alone_o
+    if overhead is None:
+        if a.json:
+            Path(a.json).write_text(json.dumps(result, indent=1))
+        return
+    alone, per_task, noop = overhead
     print()
     print("| per chunk | median ms (min-max) |")
     print("| --- | --- |")

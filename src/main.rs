@@ -147,6 +147,10 @@ given override the file's values, and FILEs replace its inputs."
         /// in the plan's stage directory).
         #[arg(long, value_name = "RESULTS", num_args = 1..)]
         results: Vec<PathBuf>,
+        /// Also write what the commit did (files, bytes, a dry run's
+        /// changes) as one line of JSON to FILE, for a driver's report.
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
     },
     /// Abandon a planned run: remove its staged new versions and its stage
     /// directory; the files are unchanged.
@@ -699,13 +703,16 @@ fn command(cli: &Cli) -> (Result<(), Error>, Option<Summary>) {
             let out = Box::new(BufWriter::with_capacity(1 << 16, io::stdout()));
             mmhost::distributed::reduce(&rt, plan, results, level, out).map(|_| ())
         }),
-        Command::Commit { plan, results } => {
-            mmhost::distributed::commit(plan, Some(results.as_slice())).map(|c| {
-                if let Some(line) = c.summary_line().filter(|_| level >= LogLevel::Info) {
-                    eprintln!("mmhost: {line}");
-                }
-            })
-        }
+        Command::Commit {
+            plan,
+            results,
+            summary,
+        } => mmhost::distributed::commit(plan, Some(results.as_slice())).and_then(|c| {
+            if let Some(line) = c.summary_line().filter(|_| level >= LogLevel::Info) {
+                eprintln!("mmhost: {line}");
+            }
+            summary.as_deref().map_or(Ok(()), |f| c.write_summary(f))
+        }),
         Command::Abort { plan } => mmhost::distributed::abort(plan).map(|n| {
             if level >= LogLevel::Info {
                 eprintln!("mmhost: {}", mmhost::distributed::abort_line(n));

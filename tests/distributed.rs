@@ -1274,3 +1274,38 @@ fn a_job_file_naming_a_built_in_plans_and_runs_as_mmhost_run_job() {
     assert!(std::fs::read(d.join("out.txt")).unwrap() == upper(&files.concat()));
     files.assert_unchanged();
 }
+
+#[test]
+fn recover_after_a_dead_driver_leaves_only_the_files() {
+    // A driver died after `plan` and some chunks: the staged copies and the
+    // stage directory (default name, beside the files) are its leftovers;
+    // `mmhost recover DIR` removes them all and changes no file.
+    let files = Files::new(&[20_000, 3, 9_000], 12, TEXTISH);
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(
+        dir.path(),
+        &["--chunk-size", "8000", "-i"],
+        &plugin("upper"),
+        &files.paths,
+        &[],
+    );
+    mm(&["run-chunk", "--plan", &planned.p(), "--chunk", "0-1"]).assert_ok();
+    let left = leftovers(files.dir.path());
+    assert!(
+        left.iter().any(|n| n.starts_with(".mmhost-run-")),
+        "{left:?}"
+    );
+    assert!(left.len() > 1, "{left:?}");
+    mm(&["recover", &s(files.dir.path())]).assert_ok();
+    assert!(
+        leftovers(files.dir.path()).is_empty(),
+        "{:?}",
+        leftovers(files.dir.path())
+    );
+    files.assert_unchanged();
+    // A directory that only looks like one is not touched.
+    let other = files.dir.path().join(".mmhost-run-not-a-run-id");
+    std::fs::create_dir(&other).unwrap();
+    mm(&["recover", &s(files.dir.path())]).assert_ok();
+    assert!(other.is_dir());
+}

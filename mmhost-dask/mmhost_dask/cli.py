@@ -156,13 +156,25 @@ def parse(argv: list[str]) -> driver.Options:
 
 _WRITE = {"read-only": "read_only", "in-place": "in_place"}
 
+# Inputs below this size are packed (copied), not mapped: the host's
+# `region::inputs::SMALL_FILE`.
+_SMALL_FILE = 64 << 10
+
+
+def _placement(length: int) -> str:
+    if length == 0:
+        return "empty"
+    return "packed" if length < _SMALL_FILE else "mapped"
+
 
 def report(opts: driver.Options, out: driver.Outcome) -> dict:
     """The run's summary: `mmhost run --report json`'s fields plus the chunks.
 
-    Built from the plan and the chunks' result lines (the host's `reduce` and
-    `commit` print no report of their own). `bytes_read` is 0: `run-chunk`
-    does not report it. `chunks` and `dask` are the driver's additions.
+    Built from the plan, the chunks' result lines and the record `mmhost
+    reduce` leaves (the plugin's `ok` text, what `reduce` read and wrote):
+    the host's `reduce` and `commit` print no report of their own. A
+    segment's placement is the host's rule (empty, packed below 64 KiB,
+    else mapped). `chunks` and `dask` are the driver's additions.
     """
     plan = out.plan.doc if out.plan is not None else None
     lines = out.chunk_lines
@@ -181,23 +193,32 @@ def report(opts: driver.Options, out: driver.Outcome) -> dict:
                 "start": i["start"],
                 "end": i["start"] + i["len"],
                 "len": i["len"],
-                "placement": "mapped" if i["len"] else "empty",
+                "placement": _placement(i["len"]),
             }
             for i in inputs
         ]
-        if out.committed and not target.get("dry_run"):
+        if out.commit_summary and not target.get("dry_run"):
+            files_written = list(out.commit_summary.get("files", []))
+        elif out.committed and not target.get("dry_run"):
             if kind == "output":
                 files_written = [name]
             else:
-                touched = sorted({k for c in lines for k in c.get("files_written", [])})
+                touched = sorted(
+                    {k for c in lines for k in c.get("files_written", [])}
+                    | set(out.reduce_record.get("files_written", []))
+                )
                 if kind == "output-dir":
                     touched = range(len(inputs))
-                files_written = [inputs[k].get("dest") or inputs[k]["path"] for k in touched]
+                # as `mmhost run` names them: inputs as given, new files by path
+                key = "name" if kind == "in-place" else "dest"
+                files_written = [inputs[k].get(key) or inputs[k]["path"] for k in touched]
     step_name = os.path.splitext(os.path.basename(opts.request.plugin or ""))[0]
     if plan is not None and not step_name:
         step_name = os.path.splitext(os.path.basename(plan["plugin"]["path"]))[0]
     ok = out.exit_code == 0
-    written = sum(int(c.get("written", 0)) for c in lines)
+    rec = out.reduce_record
+    written = sum(int(c.get("written", 0)) for c in lines) + int(rec.get("written", 0))
+    read = sum(int(c.get("read", 0)) for c in lines) + int(rec.get("read", 0))
     return {
         "report_version": 1,
         "mmhost_version": host.version(opts.mmhost),
@@ -208,7 +229,7 @@ def report(opts: driver.Options, out: driver.Outcome) -> dict:
         "write": write,
         "dry_run": bool(plan["target"].get("dry_run")) if plan else opts.request.dry_run,
         "size": plan["region_size"] if plan else 0,
-        "bytes_read": 0,
+        "bytes_read": read,
         "bytes_written": written,
         "time_ms": round(out.time_ms, 3),
         "steps": [
@@ -217,22 +238,23 @@ def report(opts: driver.Options, out: driver.Outcome) -> dict:
                 "name": step_name,
                 "plugin": opts.request.plugin or (plan["plugin"]["path"] if plan else ""),
                 "status": "ok" if ok else "failed",
-                "message": None if ok else out.error,
+                "message": rec.get("ok") if ok else out.error,
                 "exit_code": None if ok else out.exit_code,
-                "bytes_read": 0,
+                "bytes_read": read,
                 "bytes_written": written,
                 "time_ms": round(out.phases_ms.get("chunks", 0.0), 3),
             }
         ],
         "segments": segments,
         "files_written": files_written,
-        "dry_run_changes": None,
+        "dry_run_changes": out.commit_summary.get("dry_run_changes"),
         "chunks": [
             {
                 "index": c["chunk"],
                 "start": plan["chunks"][c["chunk"]]["start"] if plan else None,
                 "end": plan["chunks"][c["chunk"]]["end"] if plan else None,
                 "written": c.get("written", 0),
+                "read": c.get("read", 0),
                 "output_len": (c.get("output") or {}).get("len", 0),
                 "ms": c.get("ms"),
             }

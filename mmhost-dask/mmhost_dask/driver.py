@@ -16,8 +16,13 @@ This module owns the order of a run and what happens when part of it fails:
    `mmhost abort` to drop the staged output files of a read-only run.
 
 The cluster is either an existing scheduler (`--scheduler`,
-`--scheduler-file`) or a `LocalCluster` of worker processes bound to
-127.0.0.1 that lives as long as the run.
+`--scheduler-file`) or a `LocalCluster` that lives as long as the run. The
+local cluster's workers are threads of the driver's process (`processes=
+False`): the work of a task is its `mmhost run-chunk` process, so a thread
+per worker loses no parallelism, and the cluster starts in a fraction of the
+time worker processes take (each would import Dask again: BENCHMARKS.md).
+When the chunk size does not depend on the cluster (given, or `--local N`),
+`mmhost plan` runs while the cluster starts.
 """
 
 from __future__ import annotations
@@ -85,6 +90,11 @@ class Outcome:
     retried: int = 0
     plan: host.Plan | None = None
     reduced: bool = False
+    # `reduce.json` of the stage directory: the ok text, bytes read and
+    # written by the plugin's `reduce`, the inputs it wrote.
+    reduce_record: dict = field(default_factory=dict)
+    # `mmhost commit --summary`: the files written, a dry run's changes.
+    commit_summary: dict = field(default_factory=dict)
     committed: bool = False
     time_ms: float = 0.0
     phases_ms: dict = field(default_factory=dict)
@@ -123,13 +133,11 @@ class _Cluster:
                     scheduler_file=opts.scheduler_file, timeout=opts.connect_timeout
                 )
             else:
-                n = opts.local or os.cpu_count() or 1
                 self.cluster = LocalCluster(
-                    n_workers=n,
+                    n_workers=_local_workers(opts),
                     threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=":0",
+                    processes=False,
+                    dashboard_address=None,
                     silence_logs=logging.ERROR,
                     memory_limit=0,
                 )
@@ -150,6 +158,23 @@ class _Cluster:
             client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _local_workers(opts: Options) -> int:
+    """The number of workers of the local cluster (`--local N`, else the cores)."""
+    return opts.local or os.cpu_count() or 1
+
+
+def _start_plan(opts: Options, workdir: str, workers: int):
+    """Starts `mmhost plan` (the default chunk size for `workers` workers);
+    returns (process, plan path)."""
+    request = opts.request
+    if request.chunk_size is None:
+        total = _total_input_size(request)
+        if total is not None:
+            request.chunk_size = str(default_chunk_size(total, workers))
+    path = os.path.join(workdir, "plan.json")
+    return host.plan_start(opts.mmhost, request, path), path
 
 
 def _total_input_size(request: host.PlanRequest) -> int | None:
@@ -243,6 +268,16 @@ def _run_chunks(cluster: _Cluster, opts: Options, plan: host.Plan, out: Outcome)
     return [lines[i] for i in range(len(chunks))]
 
 
+def _reduce_record(plan: host.Plan) -> dict:
+    """The record `mmhost reduce` left in the stage directory ({} if none)."""
+    path = os.path.join(plan.doc["stage_dir"], "reduce.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
 def run(opts: Options) -> Outcome:
     """Carries out a distributed run; the returned outcome has the exit code."""
     started = time.perf_counter()
@@ -251,22 +286,29 @@ def run(opts: Options) -> Outcome:
     cluster: _Cluster | None = None
     plan: host.Plan | None = None
     committing = False
+    pending = None
     try:
         t = time.perf_counter()
-        cluster = _Cluster(opts)
+        local = opts.scheduler is None and opts.scheduler_file is None
+        if opts.plan_file is None and (local or opts.request.chunk_size is not None):
+            # the plan does not depend on the cluster: made while it starts
+            pending = _start_plan(opts, workdir, _local_workers(opts))
+        try:
+            cluster = _Cluster(opts)
+        except BaseException:
+            if pending is not None and host.plan_wait(pending[0]) == 0:
+                host.abort(opts.mmhost, host.Plan.load(pending[1]))
+            raise
         out.workers = cluster.workers
         out.phases_ms["cluster"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if opts.plan_file is not None:
             plan = host.Plan.load(opts.plan_file)
         else:
-            request = opts.request
-            if request.chunk_size is None:
-                total = _total_input_size(request)
-                if total is not None:
-                    request.chunk_size = str(default_chunk_size(total, out.workers))
-            path = os.path.join(workdir, "plan.json")
-            code = host.plan(opts.mmhost, request, path)
+            if pending is None:
+                pending = _start_plan(opts, workdir, out.workers)
+            code = host.plan_wait(pending[0])
+            path = pending[1]
             if code != 0:
                 out.exit_code = code
                 out.error = "mmhost plan failed"
@@ -292,10 +334,12 @@ def run(opts: Options) -> Outcome:
             out.error = "mmhost reduce failed"
             return out
         out.reduced = True
+        out.reduce_record = _reduce_record(plan)
         t = time.perf_counter()
         if plan.writes:
             committing = True
-            code = host.commit(opts.mmhost, plan, results)
+            summary = os.path.join(workdir, "commit.json")
+            code = host.commit(opts.mmhost, plan, results, summary)
             if code < 0:
                 sys.stderr.write(
                     f"mmhost commit was killed by signal {-code}; "
@@ -307,6 +351,11 @@ def run(opts: Options) -> Outcome:
                 out.error = "mmhost commit failed"
                 return out
             out.committed = True
+            try:
+                with open(summary) as f:
+                    out.commit_summary = json.load(f)
+            except (OSError, ValueError):
+                pass
         else:
             host.abort(opts.mmhost, plan)
         out.phases_ms["commit"] = (time.perf_counter() - t) * 1000

@@ -106,13 +106,24 @@ def plan(mmhost: str, request: PlanRequest, out: str) -> int:
     Its stderr (a "planned run" line) is shown only when it fails, so that a
     run's stderr is what `mmhost run` prints.
     """
-    cmd = request.argv(mmhost)
+    return plan_wait(plan_start(mmhost, request, out))
+
+
+def plan_start(mmhost: str, request: PlanRequest, out: str) -> subprocess.Popen:
+    """Starts `mmhost plan` writing to `out` (see `plan`); `plan_wait` ends it."""
     with open(out, "wb") as f:
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE)
-    if r.returncode != 0:
-        sys.stderr.buffer.write(r.stderr)
+        return subprocess.Popen(
+            request.argv(mmhost), stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE
+        )
+
+
+def plan_wait(proc: subprocess.Popen) -> int:
+    """Waits for a `plan_start`ed plan; shows its stderr if it failed."""
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        sys.stderr.buffer.write(err)
         sys.stderr.flush()
-    return r.returncode
+    return proc.returncode
 
 
 def reduce(mmhost: str, plan: Plan, results: str) -> int:
@@ -121,9 +132,12 @@ def reduce(mmhost: str, plan: Plan, results: str) -> int:
     return subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
 
 
-def commit(mmhost: str, plan: Plan, results: str) -> int:
-    """Runs `mmhost commit`: its "wrote N bytes" line goes to our stderr."""
+def commit(mmhost: str, plan: Plan, results: str, summary: str | None = None) -> int:
+    """Runs `mmhost commit`: its "wrote N bytes" line goes to our stderr;
+    with `summary`, what it did (JSON) goes to that file."""
     cmd = [mmhost, "commit", "--plan", plan.path, "--results", results]
+    if summary is not None:
+        cmd += ["--summary", summary]
     return subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
 
 

@@ -24,6 +24,14 @@ heap (measured: /bin/true from a 300 MB process, 2 ms with vfork, 6 ms
 through setpriv, 99 ms with preexec_fn).
 The driver can stop every process of a run on every worker (`kill_run`) when
 it fails fast, before it removes the staged files.
+
+A driver that dies (SIGKILL, a lost connection) cannot do that. Its
+`LocalCluster` dies with it (Dask's worker processes exit when their nanny's
+process is gone, and their `run-chunk` processes with them), but a running
+cluster carries on: the scheduler releases the dead client's tasks, and a
+worker marks a task it is running `cancelled`, yet lets it run to its end.
+So each task watches its own state while `run-chunk` runs (`_still_wanted`,
+twice a second) and kills the process once the task is no longer wanted.
 """
 
 from __future__ import annotations
@@ -146,6 +154,55 @@ def _worker_name() -> str:
         return f"pid {os.getpid()}"
 
 
+# How often a task checks that it is still wanted while `run-chunk` runs.
+WATCH_SECONDS = 0.5
+
+
+def _still_wanted():
+    """A function telling whether the task running on this thread is still
+    wanted by the scheduler (not cancelled, released or forgotten), or None
+    outside a Dask worker."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        worker, key = get_worker(), thread_state.key
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+    def wanted() -> bool:
+        ts = worker.state.tasks.get(key)
+        return ts is not None and ts.state not in ("cancelled", "released", "forgotten")
+
+    return wanted
+
+
+def _watch(proc: subprocess.Popen, wanted) -> threading.Thread:
+    """Kills `proc` once `wanted()` turns false (the task was dropped)."""
+
+    def loop() -> None:
+        while True:
+            try:
+                proc.wait(timeout=WATCH_SECONDS)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                keep = wanted()
+            except Exception:  # noqa: BLE001 - a worker shutting down: keep going
+                keep = True
+            if not keep:
+                try:
+                    proc.kill()
+                except ProcessLookupError:
+                    pass
+                return
+
+    t = threading.Thread(target=loop, name="mmhost-run-chunk-watch", daemon=True)
+    t.start()
+    return t
+
+
 def run_chunks(mmhost: str, plan_text: bytes, run_id: str, first: int, last: int) -> ChunkResult:
     """Runs `mmhost run-chunk --chunk FIRST-LAST` and returns what it did.
 
@@ -166,6 +223,9 @@ def run_chunks(mmhost: str, plan_text: bytes, run_id: str, first: int, last: int
             preexec_fn=_PREEXEC,
         )
         _REGISTRY.procs.setdefault(run_id, set()).add(proc)
+    wanted = _still_wanted()
+    if wanted is not None:
+        _watch(proc, wanted)
     try:
         out, err = proc.communicate()
     finally:

@@ -144,3 +144,46 @@ def test_upper_dry_run(run, plugin, tmp_path, target):
     assert serial.returncode == 0
     assert filesets.snapshot(b) == dict(files) == filesets.snapshot(a)
     assert sorted(p.name for p in b.iterdir()) == sorted(p.name for p in a.iterdir())
+
+
+# What `mmhost run --report json` says that the driver's report must say
+# alike (the timings and the driver's own additions aside).
+REPORT_FIELDS = ["ok", "exit_code", "error", "write", "dry_run", "size", "bytes_read"]
+REPORT_FIELDS += ["bytes_written", "segments", "files_written", "dry_run_changes"]
+STEP_FIELDS = ["index", "name", "status", "message", "exit_code", "bytes_read", "bytes_written"]
+
+
+@pytest.mark.parametrize(
+    "plugin_name,target",
+    [("checksum", []), ("upper", ["-o", "out.txt"]), ("upper", ["-i"])]
+    + [("upper", ["--output-dir", "od"]), ("upper", ["--dry-run", "-i"])],
+)
+def test_report_fields_equal_mmhost_run(run, plugin, tmp_path, plugin_name, target):
+    """Every field of `mmhost run --report json` (timings aside) is the same."""
+    files, names, a, b, whole = _setup(tmp_path, "mixed")
+    args = ["--report", "json", *target, plugin(plugin_name), *names]
+    serial = run.host(["run", "-j", "2", "--chunk-size", "1M", *args], cwd=a)
+    dask = run.dask(["--no-progress", "--chunk-size", "1M", *args], cwd=b)
+    assert serial.returncode == 0 and dask.returncode == 0, dask.stderr
+    want = json.loads(serial.stderr.decode().splitlines()[-1])
+    rep = json.loads(dask.stderr.decode().splitlines()[-1])
+    for field in REPORT_FIELDS:
+        got = json.dumps(rep[field]).replace(str(b), "DIR")
+        assert got == json.dumps(want[field]).replace(str(a), "DIR"), field
+    for field in STEP_FIELDS:
+        assert rep["steps"][0][field] == want["steps"][0][field], field
+    # reads were counted (upper and checksum read every byte once)
+    assert rep["bytes_read"] == len(whole)
+    assert sum(c["read"] for c in rep["chunks"]) == len(whole)
+
+
+def test_plan_output_is_printed_first_as_mmhost_run_prints_it(run, plugin, tmp_path):
+    """Bytes the plugin emits in `plan` come first, as from `mmhost run`."""
+    files, names, a, b, _whole = _setup(tmp_path, "mixed")
+    args = ["--chunk-size", "256K", plugin("probe"), *names, "--", "chunked", "0"]
+    args += ["atplan", "emit", "from-plan;", "atreduce", "emit", "from-reduce;"]
+    serial = run.host(["run", "-j", "2", *args], cwd=a)
+    dask = run.dask(["--no-progress", *args], cwd=b)
+    _same(serial, dask, a, b)
+    out = dask.stdout.decode()
+    assert out.startswith("from-plan;chunk 0\n") and "from-reduce;chunks " in out, out

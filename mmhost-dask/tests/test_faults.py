@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -212,3 +213,85 @@ def test_coordinator_killed_in_commit_then_recover(run, plugin, tmp_path, point)
     assert ab.returncode == 0, ab.stderr
     assert {n: (d / n).read_bytes() for n in names} == want
     assert sorted(os.listdir(d)) == sorted(names)
+
+
+# Rounds of chunk 1's read loop that would take ~15 minutes: only a kill
+# ends it within the tests' deadlines.
+NEVER_ENDING = 10_000_000
+
+
+def _reap(pid: int) -> None:
+    """Kills a `run-chunk` process a failed test left running."""
+    try:
+        if b"run-chunk" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, ProcessLookupError):
+        pass
+
+
+def _plan_of(pid: int) -> str:
+    """The plan file a `run-chunk` process was given (its `--plan`)."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return argv[argv.index(b"--plan") + 1].decode()
+
+
+def test_driver_killed_during_the_chunks_local_cluster(run, plugin, tmp_path):
+    """SIGKILL to `mmhost-dask --local 2` while a chunk runs: its workers and
+    their `run-chunk` processes die with it, every input is byte-identical,
+    nothing is committed, and `mmhost abort --plan` (or `mmhost recover`)
+    leaves nothing staged."""
+    d = tmp_path / "d"
+    names, data = _files(d)
+    before = filesets.snapshot(d)
+    cmd = [*run.dask_cmd([])[:4], "--local", "2", "--mmhost", run.mmhost, "--no-progress"]
+    cmd += ["--chunk-size", "256K", "-i", plugin("probe"), *names, *_slow_probe_args(NEVER_ENDING)]
+    proc = subprocess.Popen(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        pid, worker_pid = _find_run_chunk(1)
+        plan = tmp_path / "plan.json"
+        plan.write_bytes(Path(_plan_of(pid)).read_bytes())
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    gone = _gone(worker_pid), _gone(pid)
+    _reap(pid)
+    assert gone[0], "a LocalCluster worker outlived the killed driver"
+    assert gone[1], "a run-chunk process outlived the killed driver"
+    assert {n: (d / n).read_bytes() for n in names} == before  # nothing committed
+    staged = sorted(set(os.listdir(d)) - set(names))
+    assert staged, "a killed writing run leaves its staged copies (until abort)"
+    ab = run.host(["abort", "--plan", str(plan)], cwd=d)
+    assert ab.returncode == 0, ab.stderr
+    assert sorted(os.listdir(d)) == sorted(names)
+    assert filesets.snapshot(d) == before
+
+
+def test_driver_killed_during_the_chunks_external_cluster(run, cluster, plugin, tmp_path):
+    """SIGKILL to the driver of a run on a running cluster: the cluster
+    drops the run's tasks and kills their `run-chunk` processes (the tasks
+    watch their futures), every input is byte-identical, and `mmhost
+    recover` on the directory leaves nothing staged."""
+    d = tmp_path / "d"
+    names, data = _files(d)
+    before = filesets.snapshot(d)
+    args = ["--no-progress", "--chunk-size", "256K", "-i", plugin("probe"), *names]
+    proc = run.dask_popen([*args, *_slow_probe_args(NEVER_ENDING)], cwd=d)
+    try:
+        pid, _worker_pid = _find_run_chunk(1)
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    gone = _gone(pid)
+    _reap(pid)
+    assert gone, "a run-chunk process outlived its run's driver"
+    assert {n: (d / n).read_bytes() for n in names} == before
+    rec = run.host(["recover", str(d)], cwd=d)
+    assert rec.returncode == 0, rec.stderr
+    assert sorted(os.listdir(d)) == sorted(names), "recover left staged files"
+    assert filesets.snapshot(d) == before

@@ -208,7 +208,8 @@ pub enum Recovered {
     RolledForward(Vec<PathBuf>),
     /// A run had not committed: its copies were removed, files unchanged.
     RolledBack(usize),
-    /// Staged copies of killed runs without any journal were removed.
+    /// Staged copies of killed runs without any journal (and stage
+    /// directories of distributed runs) were removed.
     Orphans(usize),
 }
 
@@ -232,6 +233,7 @@ fn recover_dir(dir: &Path, done: &mut Vec<Recovered>) -> io::Result<()> {
     };
     let mut journals = Vec::new();
     let mut temps = Vec::new();
+    let mut stage_dirs = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
@@ -241,6 +243,8 @@ fn recover_dir(dir: &Path, done: &mut Vec<Recovered>) -> io::Result<()> {
             temps.push(entry.path()); // a journal never completed
         } else if name.starts_with('.') && name.contains(TEMP_MARK) && name.ends_with(TEMP_SUFFIX) {
             temps.push(entry.path());
+        } else if is_stage_dir_name(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            stage_dirs.push(entry.path());
         }
     }
     for path in journals {
@@ -295,10 +299,30 @@ fn recover_dir(dir: &Path, done: &mut Vec<Recovered>) -> io::Result<()> {
             orphans += 1;
         }
     }
+    // The stage directories of distributed runs whose driver died (`mmhost
+    // plan` names them `.mmhost-run-ID`; they hold only chunk outputs and
+    // records): as their staged copies above, a run's leftovers.
+    for path in stage_dirs {
+        if fs::remove_dir_all(&path).is_ok() {
+            orphans += 1;
+        }
+    }
     if orphans > 0 {
         done.push(Recovered::Orphans(orphans));
     }
     Ok(())
+}
+
+/// Whether `name` is that of a distributed run's default stage directory:
+/// `.mmhost-run-` and 32 lower-case hex digits (see
+/// `distributed::plan::default_stage_dir`).
+fn is_stage_dir_name(name: &str) -> bool {
+    name.strip_prefix(".mmhost-run-").is_some_and(|id| {
+        id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// Removes every copy of a journal, pointers first, so that the primary is

@@ -6,7 +6,7 @@
 //! The region is opened over the plan's inputs, of which only those the
 //! window of chunks I..J touches are opened and mapped (after checking that
 //! each is still the file the plan saw; see [`super::window`]), with its
-//! writes going straight into the staged new versions ([`super::staging`]);
+//! writes going straight into the staged new versions (`staging`);
 //! the views of [`ChunkPlan`] hold the chunk to the read window (chunk plus
 //! halo, halo bytes as they were before the run) and write window (the
 //! chunk) of a local parallel run. When every chunk has returned, the bytes

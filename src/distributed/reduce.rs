@@ -229,7 +229,15 @@ pub fn reduce(
         // versions, complete now that every chunk ran; its own writes go
         // into them too (see `staging`).
         let region = Region::open(open_inputs(&names, false)?, staging::access(&plan)?)?;
-        region.adopt_new_versions()?;
+        // Only files a chunk wrote have new bytes (and so a new version
+        // worth a descriptor and a mapping).
+        let mut wrote = vec![false; plan.inputs.len()];
+        for k in results.iter().flat_map(|r| r.files_written.iter()) {
+            if let Some(w) = wrote.get_mut(*k) {
+                *w = true;
+            }
+        }
+        region.adopt_new_versions(&wrote)?;
         let mut opts = plan.run_options(log_level);
         opts.random_seed = opts.random_seed.map(|s| s ^ 0x7265_6475_6365); // "reduce"
         let plugin = runtime.load_for(&plan.plugin.path, &opts)?;

@@ -39,6 +39,30 @@ impl CommitOutcome {
     }
 }
 
+impl CommitOutcome {
+    /// Writes what the commit did as one line of JSON to `path`
+    /// (`mmhost commit --summary`): `written`, `files` (named as `mmhost
+    /// run --report json` names them) and `dry_run_changes` (that report's
+    /// field: per input, the bytes that would change; `null` unless a dry
+    /// run).
+    ///
+    /// # Errors
+    /// `path` cannot be written (exit code 6).
+    pub fn write_summary(&self, path: &std::path::Path) -> crate::error::Result<()> {
+        let changes = self.dry_run.as_ref().map(|c| {
+            c.iter()
+                .map(|(name, bytes)| serde_json::json!({"path": name, "bytes": bytes}))
+                .collect::<Vec<_>>()
+        });
+        let doc = serde_json::json!({
+            "written": self.written,
+            "files": self.files,
+            "dry_run_changes": changes,
+        });
+        super::plan::write_atomically(path, format!("{doc}\n").as_bytes())
+    }
+}
+
 /// What `mmhost abort` did, having removed `removed` staged files.
 pub fn abort_line(removed: usize) -> String {
     if removed > 0 {

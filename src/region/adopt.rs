@@ -19,16 +19,18 @@ use super::{Placement, Region};
 use crate::error::{describe_io, Error, Result};
 
 impl Region {
-    /// Reads of every input now come from its complete new version (the
-    /// output file, or the staged copy the region's stage hands out),
-    /// not from the input. Inputs stay marked unwritten: afterwards
-    /// [`Region::written_inputs`] names only those written since. Call it
-    /// before the plugin runs (nothing may hold a slice of the region).
+    /// Reads of the inputs `which` marks (those written: the new version
+    /// of any other is its input) now come from their complete new
+    /// versions (for an output region, every byte: the output file; else
+    /// the staged copy the region's stage hands out), not from the inputs.
+    /// Inputs stay marked unwritten: afterwards [`Region::written_inputs`]
+    /// names only those written since. Call it before the plugin runs
+    /// (nothing may hold a slice of the region).
     ///
     /// # Errors
     /// The stage cannot give a staged copy, or a staged copy of a packed
     /// input cannot be read (exit code 6).
-    pub(crate) fn adopt_new_versions(&self) -> Result<()> {
+    pub(crate) fn adopt_new_versions(&self, which: &[bool]) -> Result<()> {
         let size = self.size();
         match &self.backing {
             Backing::ReadOnly => Ok(()),
@@ -42,7 +44,8 @@ impl Region {
                 let Some(mem) = &self.mem else { return Ok(()) };
                 for (i, input) in self.inputs.iter().enumerate() {
                     let seg = &self.segments[i];
-                    if seg.len == 0 || input.is_absent() {
+                    if seg.len == 0 || input.is_absent() || !which.get(i).copied().unwrap_or(false)
+                    {
                         continue;
                     }
                     let slot = self.layout.slots()[i];

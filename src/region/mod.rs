@@ -8,7 +8,7 @@
 //! a region is not always one contiguous range, and when it is).
 //!
 //! Input files are only ever mapped read-only: a region never writes a byte
-//! of a user's file. [`Region::open`] takes one of three [`Access`] modes, by
+//! of a user's file. [`Region::open`] takes one of four [`Access`] modes, by
 //! where writes go:
 //! - [`Access::ReadOnly`]: `write` fails.
 //! - [`Access::CopyOnWrite`]: the first write to a mapped file asks the
@@ -23,6 +23,10 @@
 //!   through a shadow that maps it whole; at commit the ranges never written
 //!   are copied in from the inputs ([`Region::finish_output`]). Used for
 //!   `--output FILE`.
+//! - [`Access::OutputPart`]: as `Output`, into a file of the region's size
+//!   that is not emptied: the staged output of a distributed run, which
+//!   several processes fill chunk by chunk (`adopt.rs` makes a region read
+//!   such new versions whole, for the run's `reduce`).
 //!
 //! # Why writes go to a shadow, tracked by range
 //!
@@ -83,7 +87,8 @@
 //! goes; `open.rs` placement and packing; `map.rs` the only `mmap` calls;
 //! `read.rs` the read path ([`ReadView`]); `write.rs` the write backing and
 //! staging; `written.rs` the set of written ranges; `find.rs` search;
-//! `copy.rs` copying an input's original bytes out; [`chunk`] sharing the
+//! `copy.rs` copying an input's original bytes out; `adopt.rs` reading new
+//! versions made by other processes; [`chunk`] sharing the
 //! region between threads; `access.rs` the [`RegionAccess`] trait a whole
 //! region and a chunk share; `describe.rs` what `mmhost layout` prints. The
 //! commit's side of a region (completing the new files) is in

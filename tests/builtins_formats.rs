@@ -153,6 +153,62 @@ fn zipinfo_equals_unzip_z1_of_the_whole_archive() {
     }
 }
 
+/// Names with control characters, bytes that are not UTF-8 (stored without
+/// the UTF-8 flag), a NUL and names past unzip's 4,095 bytes: Python's
+/// zipfile writes placeholder names of the same length, patched in both
+/// headers afterwards.
+const MAKE_ODD_NAMES: &str = r#"
+import zipfile
+names = ["plain.txt", "tab\there", "nl\nx", "esc\x1b[31mred", "del\x7fx",
+         "c1-\u0085-x", "caf\u00e9.txt", "ctl\x01\x02\x1f", "bad-?.bin",
+         "hi-?-x", "nul-?-cut", "back\\slash", "a" * 5000, "\x01" * 3000]
+with zipfile.ZipFile("odd.zip", "w") as z:
+    for n in names:
+        z.writestr(n, b"x")
+d = bytearray(open("odd.zip", "rb").read())
+for old, new in [(b"bad-?.bin", b"bad-\xff.bin"), (b"hi-?-x", b"hi-\x9b-x"),
+                 (b"nul-?-cut", b"nul-\x00-cut")]:
+    assert d.count(old) == 2
+    d = d.replace(old, new)
+open("odd.zip", "wb").write(d)
+"#;
+
+#[test]
+fn zipinfo_filters_names_as_unzip_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tool(d, "python3", &["-c", MAKE_ODD_NAMES], None).assert_ok();
+    // unzip exits 1 (a warning) for the names it cuts.
+    let want = tool(d, "unzip", &["-Z1", "odd.zip"], None);
+    assert!(want.stderr.contains("filename too long"), "{}", want.stderr);
+    // What unzip shows: ^I for a tab, cut at a NUL, raw bytes over 0x7f.
+    for part in [
+        &b"tab^Ihere\n"[..],
+        b"nl^Jx\n",
+        b"esc^[[31mred\n",
+        b"bad-\xff.bin\n",
+        b"nul-\n",
+    ] {
+        assert!(
+            want.stdout.windows(part.len()).any(|w| w == part),
+            "unzip -Z1 printed {:?}",
+            String::from_utf8_lossy(&want.stdout)
+        );
+    }
+    for piece in [7, 1000, 100_000] {
+        let pieces = split(d, "odd.zip", piece, "piece.");
+        let got = run(d, "zipinfo", &pieces, &[]);
+        got.assert_ok();
+        assert!(
+            got.stdout == want.stdout,
+            "in pieces of {piece}: {:?} vs unzip {:?}",
+            String::from_utf8_lossy(&got.stdout),
+            String::from_utf8_lossy(&want.stdout)
+        );
+        remove(d, &pieces);
+    }
+}
+
 #[test]
 fn zipinfo_errors_name_the_offset_and_leave_the_pieces_alone() {
     let dir = tempfile::tempdir().unwrap();

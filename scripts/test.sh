@@ -64,3 +64,4 @@ cargo clippy --release --all-targets -- -D warnings
 # The benchmark harness, as a smoke run (tiny data, one rep): it must keep
 # working; its figures mean nothing at this size. See BENCHMARKS.md.
 python3 scripts/bench.py --size tiny --reps 1
+python3 scripts/bench-builtins.py --size tiny --reps 1 --no-build

@@ -40,7 +40,9 @@ Prints, for each input file, its newline, word and byte counts (or only those
 asked for with -l, -w, -c, in that order) and a total line when there are
 several files, byte for byte as `LC_ALL=C wc [-l] [-w] [-c] FILE...` prints
 them: a word is a run of bytes that are not ASCII white space; columns are as
-wide as the digits of the total size. Parallel: chunks count on every core.",
+wide as the digits of the total size. Without -w the host counts the
+newlines (region.count), nothing is copied. Parallel: chunks count on every
+core.",
     },
     Builtin {
         name: "sha256sum",
@@ -63,7 +65,10 @@ Prints the lines that match PATTERN, each as `FILE:LINE` (with -n,
 for byte as `LC_ALL=C grep -a -H [-F] [-i] [-n] [-c] -E PATTERN FILE...`:
 PATTERN is an extended regular expression, or a fixed string with -F; -i
 ignores ASCII case. Lines never span files (a file without a final newline
-ends its last line). Exit: `err` (code 1) when nothing matched, as grep.",
+ends its last line). Exit: `err` (code 1) when nothing matched, as grep.
+-F without -i is searched by the host (region.find, region.count). Parallel:
+a chunk searches the lines that start in it and the output is assembled in
+order; a line longer than 1 MiB past its chunk is searched at the end.",
     },
     Builtin {
         name: "xxd",
@@ -97,7 +102,8 @@ lines never span files. Equals Python's re.sub with that replacement on each
 line. REGEX: the regex crate's syntax on bytes (ASCII classes). With
 --in-place (all files together or none), --output or --output-dir it writes
 and prints the number of matches; without, it prints the redacted text on
-stdout. Serial: lines have no length bound, so chunks cannot split cleanly.",
+stdout. Parallel: chunks redact the lines up to 1 MiB long that overlap
+them; longer lines are redacted at the end, and the output is the same.",
     },
     Builtin {
         name: "zipinfo",
@@ -108,16 +114,18 @@ Prints the name of each member of the ZIP archive that the inputs make when
 concatenated (an archive cut with `split -b`, say), one a line, byte for byte
 as `unzip -Z1 ARCHIVE`: the end-of-central-directory record is found from the
 end (the last 64 KiB + 22 bytes), zip64 archives are read through their zip64
-end record, and the central directory may straddle pieces. Errors name the
-offset. Serial.",
+end record, and the central directory may straddle pieces. Names print as
+unzip prints them: control bytes as ^X (^I for a tab), cut at a NUL and at
+4,095 bytes. Errors name the offset. Serial.",
     },
     Builtin {
         name: "partitions",
-        usage: "[--json]",
+        usage: "[--json] [--sector-size 512|1024|2048|4096]",
         summary: "partitions of a disk image given in pieces (MBR, GPT), as `sfdisk --json`",
         help: "\
 Lists the partitions of the disk image that the inputs make when concatenated
-(512-byte sectors): MBR (dos; logical partitions too) or GPT. GPT: both
+(512-byte sectors; --sector-size N as sfdisk's; a GPT disk of 4096-byte
+sectors is detected from where its header is): MBR (dos; logical partitions too) or GPT. GPT: both
 headers' CRC32 and the entries' CRC32 are checked; the backup header is read
 from the last sector; a damaged primary header falls back to the backup with
 a warning, as gdisk does. --json prints what `sfdisk --json IMAGE` prints

@@ -153,6 +153,62 @@ fn zipinfo_equals_unzip_z1_of_the_whole_archive() {
     }
 }
 
+/// Names with control characters, bytes that are not UTF-8 (stored without
+/// the UTF-8 flag), a NUL and names past unzip's 4,095 bytes: Python's
+/// zipfile writes placeholder names of the same length, patched in both
+/// headers afterwards.
+const MAKE_ODD_NAMES: &str = r#"
+import zipfile
+names = ["plain.txt", "tab\there", "nl\nx", "esc\x1b[31mred", "del\x7fx",
+         "c1-\u0085-x", "caf\u00e9.txt", "ctl\x01\x02\x1f", "bad-?.bin",
+         "hi-?-x", "nul-?-cut", "back\\slash", "a" * 5000, "\x01" * 3000]
+with zipfile.ZipFile("odd.zip", "w") as z:
+    for n in names:
+        z.writestr(n, b"x")
+d = bytearray(open("odd.zip", "rb").read())
+for old, new in [(b"bad-?.bin", b"bad-\xff.bin"), (b"hi-?-x", b"hi-\x9b-x"),
+                 (b"nul-?-cut", b"nul-\x00-cut")]:
+    assert d.count(old) == 2
+    d = d.replace(old, new)
+open("odd.zip", "wb").write(d)
+"#;
+
+#[test]
+fn zipinfo_filters_names_as_unzip_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tool(d, "python3", &["-c", MAKE_ODD_NAMES], None).assert_ok();
+    // unzip exits 1 (a warning) for the names it cuts.
+    let want = tool(d, "unzip", &["-Z1", "odd.zip"], None);
+    assert!(want.stderr.contains("filename too long"), "{}", want.stderr);
+    // What unzip shows: ^I for a tab, cut at a NUL, raw bytes over 0x7f.
+    for part in [
+        &b"tab^Ihere\n"[..],
+        b"nl^Jx\n",
+        b"esc^[[31mred\n",
+        b"bad-\xff.bin\n",
+        b"nul-\n",
+    ] {
+        assert!(
+            want.stdout.windows(part.len()).any(|w| w == part),
+            "unzip -Z1 printed {:?}",
+            String::from_utf8_lossy(&want.stdout)
+        );
+    }
+    for piece in [7, 1000, 100_000] {
+        let pieces = split(d, "odd.zip", piece, "piece.");
+        let got = run(d, "zipinfo", &pieces, &[]);
+        got.assert_ok();
+        assert!(
+            got.stdout == want.stdout,
+            "in pieces of {piece}: {:?} vs unzip {:?}",
+            String::from_utf8_lossy(&got.stdout),
+            String::from_utf8_lossy(&want.stdout)
+        );
+        remove(d, &pieces);
+    }
+}
+
 #[test]
 fn zipinfo_errors_name_the_offset_and_leave_the_pieces_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -423,4 +479,154 @@ fn partitions_fall_back_to_the_backup_gpt_header() {
     let got = run(d, "partitions", &["piece.aaaab".to_string()], &[]);
     got.assert_code(1);
     assert!(got.stderr.contains("no partition table"), "{}", got.stderr);
+}
+
+/// `fdisk -b 4096` builds a GPT disk image of 4096-byte logical sectors
+/// (a 4Kn disk; this machine's sfdisk, util-linux 2.38, has no
+/// `--sector-size`, which came in 2.39) with three partitions, two named.
+const FDISK_4K_SCRIPT: &str =
+    "g\nn\n1\n\n+8M\nn\n2\n\n+16M\nt\n2\n1\nn\n3\n\n\nx\nn\n1\nroot fs\nn\n2\nEFI\nr\nw\n";
+
+/// What `sfdisk --json` prints for a 4Kn disk (the meaningful part), built
+/// from `fdisk -b 4096 -x` of the image: the disk GUID, the usable LBAs and
+/// each partition's start, size, type, GUID and name.
+fn fdisk_4k_json(dir: &Path, name: &str) -> serde_json::Value {
+    let out = tool(
+        dir,
+        "fdisk",
+        &[
+            "-b",
+            "4096",
+            "-x",
+            "-o",
+            "Device,Start,Sectors,Type-UUID,UUID,Name",
+            name,
+        ],
+        None,
+    );
+    out.assert_ok();
+    let text = out.stdout_str();
+    let field = |key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in fdisk -x: {text}"))
+            .trim()
+            .to_string()
+    };
+    let mut parts = Vec::new();
+    for l in text
+        .lines()
+        .skip_while(|l| !l.starts_with("Device"))
+        .skip(1)
+    {
+        let mut w = l.split_whitespace();
+        let (_, start, size, ty, uuid) = (w.next(), w.next(), w.next(), w.next(), w.next());
+        let name = w.collect::<Vec<_>>().join(" ");
+        assert!(uuid.is_some(), "{l}");
+        let mut p = serde_json::json!({
+            "start": start.unwrap().parse::<u64>().unwrap(),
+            "size": size.unwrap().parse::<u64>().unwrap(),
+            "type": ty.unwrap(),
+            "uuid": uuid.unwrap(),
+        });
+        if !name.is_empty() {
+            p["name"] = name.into();
+        }
+        parts.push(p);
+    }
+    assert_eq!(field("Disklabel type:"), "gpt");
+    serde_json::json!({"partitiontable": {
+        "label": "gpt",
+        "id": field("Disk identifier:"),
+        "unit": "sectors",
+        "firstlba": field("First usable LBA:").parse::<u64>().unwrap(),
+        "lastlba": field("Last usable LBA:").parse::<u64>().unwrap(),
+        "sectorsize": 4096,
+        "partitions": parts,
+    }})
+}
+
+/// A GPT image of 4096-byte sectors: `--sector-size 4096` (as sfdisk's) and
+/// the detection without it list what fdisk lists; pieces cut inside both
+/// headers; a damaged primary header falls back to the backup in the last
+/// 4 KiB sector; `--sector-size 512` finds no GPT, as sfdisk without the
+/// option does not.
+#[test]
+fn partitions_reads_4096_byte_sectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = std::fs::File::create(d.join("4k.img")).unwrap();
+    f.set_len(64 << 20).unwrap();
+    drop(f);
+    tool(
+        d,
+        "fdisk",
+        &["-b", "4096", "4k.img"],
+        Some(FDISK_4K_SCRIPT.as_bytes()),
+    );
+    let want = fdisk_4k_json(d, "4k.img");
+    assert_eq!(
+        want["partitiontable"]["partitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(want["partitiontable"]["partitions"][0]["name"], "root fs");
+    let last = (64u64 << 20) / 4096 - 1;
+    // Cuts inside the primary header, inside the backup header, and pieces
+    // of 1 MB.
+    for piece in [4096 + 30, (64 << 20) - 4096 + 50, 1_000_000] {
+        let pieces = split(d, "4k.img", piece, "piece.");
+        for args in [&["--json", "--sector-size", "4096"][..], &["--json"][..]] {
+            let got = run(d, "partitions", &pieces, args);
+            got.assert_ok();
+            assert_eq!(
+                meaningful(&got.stdout_str()),
+                want,
+                "{args:?} in pieces of {piece}"
+            );
+        }
+        let got = run(d, "partitions", &pieces, &["--sector-size", "512"]);
+        got.assert_code(1);
+        assert!(
+            got.stderr
+                .contains("no GPT signature \"EFI PART\" at LBA 1"),
+            "{}",
+            got.stderr
+        );
+        remove(d, &pieces);
+    }
+    // The primary header damaged (a byte of the disk GUID).
+    let mut data = std::fs::read(d.join("4k.img")).unwrap();
+    data[4096 + 60] ^= 0xFF;
+    std::fs::write(d.join("4k.img"), data).unwrap();
+    let pieces = split(d, "4k.img", 1_000_000, "piece.");
+    let got = run(d, "partitions", &pieces, &["--json"]);
+    got.assert_ok();
+    assert_eq!(meaningful(&got.stdout_str()), want);
+    assert!(
+        got.stderr.contains(&format!(
+            "GPT header CRC mismatch at LBA 1; using the backup header at LBA {last}"
+        )),
+        "{}",
+        got.stderr
+    );
+    remove(d, &pieces);
+    // Bad values of the option.
+    for bad in ["4000", "x", "8192"] {
+        let got = run(
+            d,
+            "partitions",
+            &["4k.img".to_string()],
+            &["--sector-size", bad],
+        );
+        got.assert_code(1);
+        assert!(
+            got.stderr
+                .contains("--sector-size takes 512, 1024, 2048 or 4096"),
+            "{}",
+            got.stderr
+        );
+    }
 }

@@ -183,3 +183,37 @@ fn plugins_built_against_0_1_3_still_load() {
     r.assert_ok();
     assert_eq!(r.stdout, Sha256::digest(b"abc").to_vec());
 }
+
+/// A count is not bounded by the 64 MiB read limit: one call over a sparse
+/// file of 80 MiB (zeros, then a newline), where a read of that length is
+/// `too-large`.
+#[test]
+fn count_has_no_length_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.bin");
+    let len: u64 = 80 << 20;
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(len - 1).unwrap();
+    drop(f);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"\n").unwrap();
+    drop(f);
+    let all = len.to_string();
+    let r = run(
+        &[],
+        &plugin("probe"),
+        std::slice::from_ref(&path),
+        &[
+            "count", "00", "0", &all, "count", "0a", "-1", "1", "read", "0", &all,
+        ],
+    );
+    r.assert_ok();
+    let out = r.stdout_str();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("ok {}", len - 1), "{out}");
+    assert_eq!(lines[1], "ok 1", "{out}");
+    assert!(lines[2].starts_with("err too-large"), "{out}");
+}

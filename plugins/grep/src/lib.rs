@@ -177,7 +177,8 @@ impl Out {
 /// applies (`-F` without `-i`, one non-empty pattern), else the regex.
 fn matcher(o: &Options) -> Result<Matcher, String> {
     if o.fixed && !o.ignore_case && !o.pattern.is_empty() && !o.pattern.contains('\n') {
-        return Ok(Matcher::Fixed(o.pattern.as_bytes().to_vec()));
+        let p = o.pattern.as_bytes();
+        return Ok(Matcher::Fixed(p.to_vec(), walk::Literal::new(p)));
     }
     compile(o).map(Matcher::Regex)
 }

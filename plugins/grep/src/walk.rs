@@ -25,8 +25,48 @@ pub enum Matcher {
     /// A regular expression (also `-i`, several patterns, an empty one).
     Regex(Regex),
     /// One non-empty fixed string without a newline, matched case
-    /// sensitively: searched by the host.
-    Fixed(Vec<u8>),
+    /// sensitively: searched by the host; and the same as a regex, for
+    /// stretches where matching lines are dense (a few host calls per
+    /// matching line would cost more than reading the bytes in).
+    Fixed(Vec<u8>, Literal),
+}
+
+/// How a block of lines read into the plugin is searched.
+pub trait LineSearch {
+    /// The first match in `text` at or after `pos`, as a byte range.
+    fn find_at(&self, text: &[u8], pos: usize) -> Option<(usize, usize)>;
+    /// Whether `line` (one line, no newline) holds a match.
+    fn is_match(&self, line: &[u8]) -> bool;
+}
+
+impl LineSearch for Regex {
+    fn find_at(&self, text: &[u8], pos: usize) -> Option<(usize, usize)> {
+        Regex::find_at(self, text, pos).map(|m| (m.start(), m.end()))
+    }
+    fn is_match(&self, line: &[u8]) -> bool {
+        Regex::is_match(self, line)
+    }
+}
+
+/// A fixed string searched in the plugin with `memchr`'s `memmem` (SIMD128):
+/// far less work per call than a regex, which counts where matching lines
+/// are dense.
+pub struct Literal(memchr::memmem::Finder<'static>);
+
+impl Literal {
+    pub fn new(pattern: &[u8]) -> Self {
+        Literal(memchr::memmem::Finder::new(pattern).into_owned())
+    }
+}
+
+impl LineSearch for Literal {
+    fn find_at(&self, text: &[u8], pos: usize) -> Option<(usize, usize)> {
+        let k = self.0.find(text.get(pos..)?)?;
+        Some((pos + k, pos + k + self.0.needle().len()))
+    }
+    fn is_match(&self, line: &[u8]) -> bool {
+        self.0.find(line).is_some()
+    }
 }
 
 /// A matching line.
@@ -69,14 +109,19 @@ pub fn walk(
 ) -> Result<Walk, RegionError> {
     match m {
         Matcher::Regex(re) => walk_regex(re, file_end, from, to, limit, hit),
-        Matcher::Fixed(p) => {
-            walk_fixed(p, file_end, (from, to, limit), want_index, need_start, hit)
-        }
+        Matcher::Fixed(p, re) => walk_fixed(
+            (p, re),
+            file_end,
+            (from, to, limit),
+            want_index,
+            need_start,
+            hit,
+        ),
     }
 }
 
 fn walk_regex(
-    re: &Regex,
+    re: &impl LineSearch,
     file_end: u64,
     from: u64,
     to: u64,
@@ -170,8 +215,16 @@ fn line_start(lo: u64, x: u64) -> Result<u64, RegionError> {
     Ok(lo)
 }
 
+/// After this many matching lines, [`walk_fixed`] checks how dense they
+/// are.
+const DENSE_AFTER: u64 = 64;
+/// Matching lines closer than this on average (bytes per line) are
+/// searched by reading the bytes in: host calls (three or four a line)
+/// would cost more than copying.
+const DENSE_GAP: u64 = 16 << 10;
+
 fn walk_fixed(
-    pattern: &[u8],
+    (pattern, re): (&[u8], &Literal),
     file_end: u64,
     (from, to, limit): (u64, u64, u64),
     want_index: bool,
@@ -180,7 +233,18 @@ fn walk_fixed(
 ) -> Result<Walk, RegionError> {
     let mut pos = from; // a line start
     let mut index = 0u64; // lines in [from, pos)
+    let mut hits = 0u64;
     while pos < to {
+        if hits == DENSE_AFTER && (pos - from) / hits < DENSE_GAP {
+            // Dense: read the rest in (the line index continues).
+            let base = index;
+            return walk_regex(re, file_end, pos, to, limit, |h| {
+                hit(Hit {
+                    index: base + h.index,
+                    ..h
+                })
+            });
+        }
         let Some(&m) = region::find(pattern, pos..limit, 1)?.first() else {
             // No match left before `limit`; but the last line that starts
             // before `to` may run past it (and match there).
@@ -216,6 +280,7 @@ fn walk_fixed(
             return Ok(Walk::Stopped(next));
         }
         index += 1;
+        hits += 1;
         pos = next;
     }
     Ok(Walk::Done)
@@ -225,8 +290,13 @@ fn walk_fixed(
 /// too when `last`), calling `hit` with each matching line's index among
 /// them and its bytes. Returns how many lines were consumed and how many
 /// bytes they take.
-pub fn scan(re: &Regex, buf: &[u8], last: bool, mut hit: impl FnMut(u64, &[u8])) -> (u64, usize) {
-    let end = match buf.iter().rposition(|&c| c == b'\n') {
+pub fn scan(
+    re: &impl LineSearch,
+    buf: &[u8],
+    last: bool,
+    mut hit: impl FnMut(u64, &[u8]),
+) -> (u64, usize) {
+    let end = match memchr::memrchr(b'\n', buf) {
         Some(i) => i + 1,
         None if last => buf.len(),
         None => return (0, 0),
@@ -237,26 +307,19 @@ pub fn scan(re: &Regex, buf: &[u8], last: bool, mut hit: impl FnMut(u64, &[u8]))
     let mut line_start = 0usize;
     let mut pos = 0usize;
     while pos <= text.len() {
-        let Some(m) = re.find_at(text, pos) else {
+        let Some((start, m_end)) = re.find_at(text, pos) else {
             break;
         };
         // The line holding the match's start.
-        let start = m.start();
         line_no += count_nl(&text[line_start..start]);
-        line_start += text[line_start..start]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line_end = text[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(text.len(), |i| start + i);
+        line_start += memchr::memrchr(b'\n', &text[line_start..start]).map_or(0, |i| i + 1);
+        let line_end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
         let line = &text[line_start..line_end];
         // An empty last piece after the final newline is no line.
         if line_start == text.len() {
             break;
         }
-        if m.end() <= line_end || re.is_match(line) {
+        if m_end <= line_end || re.is_match(line) {
             hit(line_no, line);
         }
         line_no += 1;
@@ -268,7 +331,7 @@ pub fn scan(re: &Regex, buf: &[u8], last: bool, mut hit: impl FnMut(u64, &[u8]))
 }
 
 fn count_nl(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', b).count() as u64
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! `partitions [--json]`: the partition table of a disk image that was cut
 //! into pieces (`split -b`) and given as those pieces: the region is the
-//! disk, in 512-byte sectors.
+//! disk. Sectors are 512 bytes unless `--sector-size N` (512, 1024, 2048,
+//! 4096, as `sfdisk --sector-size` and `fdisk -b`) says otherwise; without
+//! it, a GPT disk's sector size is detected from where its header is (LBA 1
+//! at offset 512 or 4096), so a 4Kn disk image lists right; an MBR disk is
+//! read in 512-byte sectors.
 //!
 //! GPT (a protective MBR, then the primary header at LBA 1): the header's
 //! CRC32 and the partition entries' CRC32 are checked. The backup header is
@@ -23,8 +27,9 @@ use mmhost_guest::{log, Plugin};
 
 struct Partitions;
 
+/// The logical sector size unless told or detected otherwise.
 const SECTOR: u64 = 512;
-const USAGE: &str = "usage: partitions [--json]";
+const USAGE: &str = "usage: partitions [--json] [--sector-size 512|1024|2048|4096]";
 
 fn u16_at(b: &[u8], i: usize) -> u64 {
     u64::from(u16::from_le_bytes([b[i], b[i + 1]]))
@@ -130,11 +135,12 @@ struct Header {
 
 /// The header in `sector` if its signature and CRC are right; else why not.
 fn header(sector: &[u8], lba: u64) -> Result<Header, String> {
+    let ss = sector.len();
     if &sector[..8] != b"EFI PART" {
         return Err(format!("no GPT signature \"EFI PART\" at LBA {lba}"));
     }
     let size = u32_at(sector, 12) as usize;
-    if !(92..=SECTOR as usize).contains(&size) {
+    if !(92..=ss).contains(&size) {
         return Err(format!("GPT header at LBA {lba} has a bad size {size}"));
     }
     let mut h = sector[..size].to_vec();
@@ -160,11 +166,11 @@ fn header(sector: &[u8], lba: u64) -> Result<Header, String> {
 }
 
 /// The entries array of `h` if it can be read and its CRC is right.
-fn entries(h: &Header, lba: u64) -> Result<Vec<u8>, String> {
+fn entries(h: &Header, lba: u64, ss: u64) -> Result<Vec<u8>, String> {
     let len = h.count * h.entry_size;
     let at = h
         .entries_lba
-        .checked_mul(SECTOR)
+        .checked_mul(ss)
         .filter(|a| a.checked_add(len).is_some_and(|e| e <= region::size()));
     let Some(at) = at else {
         return Err(format!(
@@ -182,13 +188,13 @@ fn entries(h: &Header, lba: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn gpt(size: u64) -> Result<Table, String> {
-    let sectors = size / SECTOR;
-    let primary = read(SECTOR as i64, SECTOR)?;
+fn gpt(size: u64, ss: u64) -> Result<Table, String> {
+    let sectors = size / ss;
+    let primary = read(ss as i64, ss)?;
     let last = sectors - 1;
-    let backup_sector = read(-(SECTOR as i64) - (size % SECTOR) as i64, SECTOR)?;
-    let p = header(&primary, 1).and_then(|h| entries(&h, 1).map(|e| (h, e)));
-    let b = header(&backup_sector, last).and_then(|h| entries(&h, last).map(|e| (h, e)));
+    let backup_sector = read(-(ss as i64) - (size % ss) as i64, ss)?;
+    let p = header(&primary, 1).and_then(|h| entries(&h, 1, ss).map(|e| (h, e)));
+    let b = header(&backup_sector, last).and_then(|h| entries(&h, last, ss).map(|e| (h, e)));
     let (h, e) = match (p, b) {
         (Ok(p), Ok(_)) => p,
         (Ok(p), Err(why)) => {
@@ -246,7 +252,7 @@ fn is_extended(ty: u8) -> bool {
     matches!(ty, 0x05 | 0x0f | 0x85)
 }
 
-fn dos(mbr: &[u8]) -> Result<Table, String> {
+fn dos(mbr: &[u8], ss: u64) -> Result<Table, String> {
     let mut parts = Vec::new();
     let mut extended = None;
     for (i, (boot, ty, start, size)) in mbr_entries(mbr).enumerate() {
@@ -272,14 +278,14 @@ fn dos(mbr: &[u8]) -> Result<Table, String> {
         // relative to its EBR, the next EBR's to the extended partition.
         let (mut ebr, mut number, mut seen) = (ext, 5, 0);
         loop {
-            let at = ebr * SECTOR;
-            if at + SECTOR > region::size() || seen > 1024 {
+            let at = ebr.saturating_mul(ss);
+            if at.saturating_add(ss) > region::size() || seen > 1024 {
                 return Err(format!(
                     "partitions: the extended boot record at sector {ebr} (offset {at}) is past \
                      the end of the image or the chain loops"
                 ));
             }
-            let s = read(at as i64, SECTOR)?;
+            let s = read(at as i64, ss)?;
             if s[510..512] != [0x55, 0xAA] {
                 return Err(format!(
                     "partitions: no 0x55AA signature in the extended boot record at sector {ebr} \
@@ -344,7 +350,7 @@ fn attrs(a: u64) -> String {
     names.join(" ")
 }
 
-fn json(t: &Table, device: &str) -> String {
+fn json(t: &Table, device: &str, ss: u64) -> String {
     let mut o = String::from("{\n   \"partitiontable\": {\n");
     o += &format!("      \"label\": \"{}\",\n", t.label);
     o += &format!("      \"id\": {},\n", json_str(&t.id));
@@ -353,7 +359,7 @@ fn json(t: &Table, device: &str) -> String {
     if let Some((first, last)) = t.lbas {
         o += &format!("      \"firstlba\": {first},\n      \"lastlba\": {last},\n");
     }
-    o += "      \"sectorsize\": 512";
+    o += &format!("      \"sectorsize\": {ss}");
     if !t.parts.is_empty() {
         o += ",\n      \"partitions\": [\n";
         let items: Vec<String> = t
@@ -419,14 +425,59 @@ fn text(t: &Table) -> String {
     o
 }
 
+/// The logical sector size of a GPT disk image, found as the kernel would
+/// know it from the device: where a GPT header is. The primary header is at
+/// LBA 1 (offset 512 or 4096), the backup in the last sector; the first of
+/// these places (512-byte sectors first) that holds the signature decides.
+/// A 512-byte disk never holds a header at 4096 (that is inside its entry
+/// array), so the probe cannot mistake one for the other. With no
+/// signature anywhere, 512 (and the GPT's own errors follow).
+fn detect_sector_size(size: u64) -> Result<u64, String> {
+    const SIG: &[u8] = b"EFI PART";
+    let at = |offset: u64| -> Result<bool, String> {
+        Ok(offset + 8 <= size && read(offset as i64, 8)? == SIG)
+    };
+    let last = |ss: u64| size.checked_sub(ss + size % ss);
+    for ss in [512, 4096] {
+        if at(ss)? {
+            return Ok(ss);
+        }
+    }
+    for ss in [512, 4096] {
+        if let Some(o) = last(ss) {
+            if at(o)? {
+                return Ok(ss);
+            }
+        }
+    }
+    Ok(SECTOR)
+}
+
 impl Plugin for Partitions {
     fn run(args: Vec<String>) -> Result<String, String> {
         let mut as_json = false;
-        for a in &args {
-            match a.as_str() {
-                "--json" | "-J" => as_json = true,
-                _ => return Err(format!("partitions: unexpected argument `{a}`; {USAGE}")),
-            }
+        let mut told = None;
+        let mut rest = args.iter();
+        while let Some(a) = rest.next() {
+            let size_arg = match a.as_str() {
+                "--json" | "-J" => {
+                    as_json = true;
+                    continue;
+                }
+                "--sector-size" => rest.next().map(String::as_str),
+                _ => match a.strip_prefix("--sector-size=") {
+                    Some(v) => Some(v),
+                    None => return Err(format!("partitions: unexpected argument `{a}`; {USAGE}")),
+                },
+            };
+            told = match size_arg.and_then(|v| v.parse::<u64>().ok()) {
+                Some(n @ (512 | 1024 | 2048 | 4096)) => Some(n),
+                _ => {
+                    return Err(format!(
+                        "partitions: --sector-size takes 512, 1024, 2048 or 4096; {USAGE}"
+                    ))
+                }
+            };
         }
         let size = region::size();
         if size < 2 * SECTOR {
@@ -443,13 +494,28 @@ impl Plugin for Partitions {
             );
         }
         let protective = mbr_entries(&mbr).any(|(_, ty, _, _)| ty == 0xEE);
-        let table = if protective { gpt(size)? } else { dos(&mbr)? };
+        let ss = match told {
+            Some(ss) => ss,
+            None if protective => detect_sector_size(size)?,
+            None => SECTOR,
+        };
+        if size < 2 * ss {
+            return Err(format!(
+                "partitions: the image is {size} bytes, too small for a partition table in \
+                 sectors of {ss} bytes"
+            ));
+        }
+        let table = if protective {
+            gpt(size, ss)?
+        } else {
+            dos(&mbr, ss)?
+        };
         let device = region::segments()
             .first()
             .map(|s| s.name.clone())
             .unwrap_or_default();
         let out = if as_json {
-            json(&table, &device)
+            json(&table, &device, ss)
         } else {
             text(&table)
         };

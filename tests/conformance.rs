@@ -1,5 +1,5 @@
 //! Conformance: the same plugins written in every language (`plugins/c`,
-//! `assemblyscript`, `python`, `javascript`, `wat`) run by the real binary
+//! `assemblyscript`, `python`, `javascript`, `wat`, `go`) run by the real binary
 //! over the same tricky file sets as the Rust reference plugins, with
 //! identical results: exit code, stdout, stderr and the bytes of every file
 //! afterwards.
@@ -280,7 +280,7 @@ macro_rules! conformance {
     )*};
 }
 
-conformance!(c, assemblyscript, python, javascript, wat);
+conformance!(c, assemblyscript, python, javascript, wat, go);
 
 /// Prints which languages are built and which are skipped, and why.
 #[test]

@@ -219,7 +219,7 @@ pub fn count(hay: &[u8], needle: &[u8]) -> usize {
 
 /// The languages other than Rust that plugins are written in, as directory
 /// names under `plugins/` and `target/plugins/`.
-pub const LANGUAGES: &[&str] = &["c", "assemblyscript", "python", "javascript", "wat"];
+pub const LANGUAGES: &[&str] = &["c", "assemblyscript", "python", "javascript", "wat", "go"];
 
 /// Builds the plugins in other languages once (per test binary) with
 /// `scripts/build-lang-plugins.sh`, which builds every language whose

@@ -304,3 +304,22 @@ fn languages_available() {
     );
     let _ = std::io::stderr().write_all(summary.as_bytes());
 }
+
+/// `mmhost inspect` names Go from the producers section Go's compiler
+/// writes into the module (kept inside the wrapped component), and the
+/// component loads.
+#[test]
+fn inspect_names_go() {
+    let Some(upper) = plugin_in("go", "upper") else {
+        return;
+    };
+    let out = mmhost()
+        .args(["inspect", "--json"])
+        .arg(&upper)
+        .output()
+        .expect("mmhost inspect");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["languages"], serde_json::json!(["Go"]), "{v}");
+    assert_eq!(v["loads"], serde_json::json!(true), "{v}");
+}

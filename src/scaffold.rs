@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{describe_io, Error, ErrorKind, Result};
 
 /// The languages `mmhost new` knows.
-pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript", "python", "javascript"];
+pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript", "python", "javascript", "go"];
 
 /// One file of a template: `{{name}}` in it becomes the plugin's name.
 struct Template {
@@ -57,6 +57,11 @@ const TEMPLATES: &[Template] = &[
     template!("c", "README.md"),
     template!("c", "build.sh"),
     template!("c", "plugin.c"),
+    template!("go", ".gitignore"),
+    template!("go", "README.md"),
+    template!("go", "build.sh"),
+    template!("go", "go.mod"),
+    template!("go", "main.go"),
     template!("javascript", ".gitignore"),
     template!("javascript", "README.md"),
     template!("javascript", "build.sh"),
@@ -98,6 +103,10 @@ const SHARED: &[Shared] = &[
         "plugins/javascript/mmhost-guest.js",
         "mmhost-guest.js"
     ),
+    shared!("go", "plugins/go/mmhost/abi.go", "mmhost/abi.go"),
+    shared!("go", "plugins/go/mmhost/errors.go", "mmhost/errors.go"),
+    shared!("go", "plugins/go/mmhost/host.go", "mmhost/host.go"),
+    shared!("go", "plugins/go/mmhost/region.go", "mmhost/region.go"),
 ];
 
 /// Writes a new plugin project for `lang` named `name` into `dir` (which

@@ -318,7 +318,11 @@ fn inspect_names_go() {
         .arg(&upper)
         .output()
         .expect("mmhost inspect");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["languages"], serde_json::json!(["Go"]), "{v}");
     assert_eq!(v["loads"], serde_json::json!(true), "{v}");

@@ -106,6 +106,7 @@ const SHARED: &[Shared] = &[
     shared!("go", "plugins/go/mmhost/abi.go", "mmhost/abi.go"),
     shared!("go", "plugins/go/mmhost/errors.go", "mmhost/errors.go"),
     shared!("go", "plugins/go/mmhost/host.go", "mmhost/host.go"),
+    shared!("go", "plugins/go/mmhost/parallel.go", "mmhost/parallel.go"),
     shared!("go", "plugins/go/mmhost/region.go", "mmhost/region.go"),
 ];
 

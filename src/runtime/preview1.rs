@@ -161,6 +161,8 @@ pub(super) struct Imports {
     pub(super) preview1: bool,
     /// The first import mmhost cannot satisfy, as `module::name`, with why.
     pub(super) unsatisfiable: Option<String>,
+    /// It exports the functions of the `chunked` interface (`parallel`).
+    pub(super) chunked: bool,
 }
 
 /// Why a WASI command cannot be a plugin.
@@ -182,9 +184,11 @@ pub(super) fn imports(module: &[u8], own_world: bool) -> anyhow::Result<Imports>
             wasmparser::Payload::ImportSection(r) => r,
             wasmparser::Payload::ExportSection(r) => {
                 for export in r {
-                    if export?.name == "_start" {
+                    let name = export?.name;
+                    if name == "_start" {
                         found.unsatisfiable = Some(COMMAND.to_string());
                     }
+                    found.chunked |= name.starts_with("mmhost:plugin/chunked@");
                 }
                 continue;
             }

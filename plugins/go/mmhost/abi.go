@@ -185,8 +185,8 @@ var runRet [3]uint32
 // runText keeps the returned text alive until the host has copied it.
 var runText []byte
 
-//go:wasmexport run
-func exportRun(args, nargs uint32) uint32 {
+// claimArgs takes the list<string> the host passed at args.
+func claimArgs(args, nargs uint32) []string {
 	list := claim(args, nargs*8)
 	strs := make([]string, nargs)
 	for i := range strs {
@@ -194,6 +194,12 @@ func exportRun(args, nargs uint32) uint32 {
 		n := *(*uint32)(unsafe.Pointer(&list[8*i+4]))
 		strs[i] = string(claim(p, n))
 	}
+	return strs
+}
+
+//go:wasmexport run
+func exportRun(args, nargs uint32) uint32 {
+	strs := claimArgs(args, nargs)
 	if runFunc == nil {
 		return setRunResult(1, "mmhost: no run function: call mmhost.Export(run) in an init function")
 	}

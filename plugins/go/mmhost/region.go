@@ -240,10 +240,16 @@ func (c *Chunks) Err() error { return c.err }
 // (given its global offset) and writes it back. Fails with ErrReadOnly
 // before reading anything if the run does not allow writes.
 func TransformChunks(chunkSize int, f func(offset uint64, b []byte)) error {
+	return TransformRange(0, Size(), chunkSize, f)
+}
+
+// TransformRange is TransformChunks over the global range [start, end)
+// only (a chunk of a parallel run).
+func TransformRange(start, end uint64, chunkSize int, f func(offset uint64, b []byte)) error {
 	if !Writable() {
 		return ErrReadOnly
 	}
-	c := NewChunks(0, Size()).Size(chunkSize)
+	c := NewChunks(start, end).Size(chunkSize)
 	for off, b := range c.All() {
 		f(off, b)
 		if err := Write(int64(off), b); err != nil {

@@ -8,13 +8,26 @@ import (
 	"mmhost/mmhost"
 )
 
-func init() { mmhost.Export(run) }
+func init() {
+	mmhost.Export(run)
+	// In chunks on several threads (mmhost run -j N): a chunk needs no
+	// bytes beyond its bounds, and there is nothing to combine.
+	mmhost.ExportParallel(mmhost.Parallel{
+		Plan: func([]string) (uint64, bool, error) { return 0, true, nil },
+		RunChunk: func(_ []string, c mmhost.Chunk) ([]byte, error) {
+			return nil, mmhost.TransformRange(c.Start, c.End, mmhost.DefaultChunk, transform)
+		},
+		Reduce: func([]string, [][]byte) (string, error) { return "", nil },
+	})
+}
 
 func main() {}
 
 func run(args []string) (string, error) {
-	return "", mmhost.TransformChunks(mmhost.DefaultChunk, func(_ uint64, b []byte) { upper(b) })
+	return "", mmhost.TransformChunks(mmhost.DefaultChunk, transform)
 }
+
+func transform(_ uint64, b []byte) { upper(b) }
 
 const (
 	ones = 0x0101010101010101

@@ -78,13 +78,14 @@ SIZES = {
 WORKLOADS = ["upper-out", "upper-inplace", "count", "startup", "rss",
              "files100k", "hostcall", "chunk", "profile"]
 DATASETS = ["8x128M", "8xodd", "10k-small"]
-CONTENDERS = ["native", "native-fsync", "mmhost", "mmhost-1", "wasmtime-cli", "extism",
-              "python-tutorial", "coreutils"]
+CONTENDERS = ["native", "native-fsync", "mmhost", "mmhost-1", "mmhost-go-1", "wasmtime-cli",
+              "extism", "python-tutorial", "coreutils"]
 LABELS = {
     "native": "native Rust (memmap2, 1 thread)",
     "native-fsync": "native Rust + fsync",
     "mmhost": "mmhost (reference plugin; default --jobs = cores)",
     "mmhost-1": "mmhost --jobs 1 (one instance)",
+    "mmhost-go-1": "mmhost --jobs 1, the Go plugin (plugins/go)",
     "wasmtime-cli": f"wasmtime {WASMTIME_VERSION} CLI, WASI filter",
     "extism": "Extism (Python host)",
     "python-tutorial": "Python mmap tutorial",
@@ -299,6 +300,20 @@ class Tools:
                 log(f"bench/mmhost-plugin does not build: {err}")
             else:
                 sh([str(self.mmhost), "wrap", str(self.bench_plugin_core), "-o", str(self.bench_plugin)])
+        # The Go plugins, if the Go toolchain is installed
+        # (scripts/install-toolchains.sh go), compiled ahead so that no rep
+        # pays for the first compile.
+        go = [self.plugins / "go" / f"{n}.wasm" for n in ("upper", "count")]
+        if not args.no_build:
+            log("build: the Go plugins (scripts/build-lang-plugins.sh go)")
+            sh(["bash", "scripts/build-lang-plugins.sh", "go"], quiet=True)
+        skipped = self.plugins / "go" / "SKIPPED"
+        if skipped.exists():
+            self.missing["mmhost-go-1"] = skipped.read_text().strip()
+        elif not all(p.exists() for p in go):
+            self.missing["mmhost-go-1"] = "plugins/go not built (scripts/build-lang-plugins.sh go)"
+        elif self.mmhost.exists():
+            sh([str(self.mmhost), "-q", "compile", *map(str, go)], quiet=True)
         for path in (self.mmhost, self.native, self.plugins / "upper.wasm"):
             if not path.exists():
                 raise SystemExit(f"bench: {path} missing (run without --no-build)")
@@ -557,6 +572,8 @@ def commands(tools, workload, files, cwd, out):
                               str(p / "upper.wasm"), *files], cwd)
         cmds["mmhost-1"] = Cmd([str(t.mmhost), "run", "-q", "-j", "1", "-o", str(out),
                                 str(p / "upper.wasm"), *files], cwd)
+        cmds["mmhost-go-1"] = Cmd([str(t.mmhost), "run", "-q", "-j", "1", "-o", str(out),
+                                   str(p / "go" / "upper.wasm"), *files], cwd)
         if t.wasmtime:
             cmds["wasmtime-cli"] = Cmd(pipeline(
                 f'cat -- "$@" | {shlex.quote(t.wasmtime)} run {shlex.quote(str(t.wasi_filter))} '
@@ -578,6 +595,8 @@ def commands(tools, workload, files, cwd, out):
                              note="atomic: new versions, fsync, rename")
         cmds["mmhost-1"] = Cmd([str(t.mmhost), "run", "-q", "-j", "1", "-i",
                                 str(p / "upper.wasm"), *files], cwd)
+        cmds["mmhost-go-1"] = Cmd([str(t.mmhost), "run", "-q", "-j", "1", "-i",
+                                   str(p / "go" / "upper.wasm"), *files], cwd)
         cmds["wasmtime-cli"] = "n/a: a stdin/stdout filter cannot write files in place"
         cmds["extism"] = "n/a: the plugin gets bytes and returns bytes"
         cmds["python-tutorial"] = Cmd([sys.executable, str(BENCH / "python_tutorial.py"),
@@ -589,6 +608,8 @@ def commands(tools, workload, files, cwd, out):
                               *files, "--", PATTERN], cwd)
         cmds["mmhost-1"] = Cmd([str(t.mmhost), "run", "-q", "-j", "1", str(p / "count.wasm"),
                                 *files, "--", PATTERN], cwd)
+        cmds["mmhost-go-1"] = Cmd([str(t.mmhost), "run", "-q", "-j", "1",
+                                   str(p / "go" / "count.wasm"), *files, "--", PATTERN], cwd)
         if t.wasmtime:
             cmds["wasmtime-cli"] = Cmd(pipeline(
                 f'cat -- "$@" | {shlex.quote(t.wasmtime)} run {shlex.quote(str(t.wasi_filter))} '
@@ -881,6 +902,12 @@ class Bench:
                                  f"{r1:.2f}×", r1 <= 2.0))
         if workload == "count" and ds == "8x128M" and r is not None:
             self.targets.append((f"count, {what_data}: mmhost ≤ 1.5× native", f"{r:.2f}×", r <= 1.5))
+        # The Go plugins against the Rust ones, both with one instance.
+        g = self.ratio(results, "mmhost-go-1", "mmhost-1")
+        if g is not None and ds == "8x128M" and workload in ("upper-out", "upper-inplace", "count"):
+            bound = 2.0 if workload == "count" else 1.5
+            self.targets.append((f"{workload}, {what_data}: Go plugin ≤ {bound}× the Rust plugin "
+                                 f"(--jobs 1)", f"{g:.2f}×", g <= bound))
         if workload in ("upper-out", "count") and ds == "8x128M":
             for other in ("wasmtime-cli", "extism"):
                 s = self.ratio(results, other, "mmhost")

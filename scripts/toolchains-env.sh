@@ -8,13 +8,21 @@
 MMHOST_TOOLCHAINS="${MMHOST_TOOLCHAINS:-${XDG_CACHE_HOME:-$HOME/.cache}/mmhost-toolchains}"
 MMHOST_NODE="$MMHOST_TOOLCHAINS/node"
 MMHOST_PY="$MMHOST_TOOLCHAINS/py"
-export MMHOST_TOOLCHAINS MMHOST_NODE MMHOST_PY
+MMHOST_GO="$MMHOST_TOOLCHAINS/go"
+export MMHOST_TOOLCHAINS MMHOST_NODE MMHOST_PY MMHOST_GO
 
 case ":$PATH:" in
     *":$MMHOST_TOOLCHAINS/cargo/bin:"*) ;;
     *) PATH="$MMHOST_TOOLCHAINS/cargo/bin:$MMHOST_NODE/node_modules/.bin:$MMHOST_PY/bin:$PATH" ;;
 esac
+# Go's own bin directory (go, gofmt), not the venv's bin, which has a python.
+case ":$PATH:" in
+    *":$MMHOST_GO/root/bin:"*) ;;
+    *) PATH="$MMHOST_GO/root/bin:$PATH" ;;
+esac
 export PATH
+# Builds with the installed Go only, never a downloaded one or modules.
+export GOTOOLCHAIN=local GOPROXY=off
 
 # The languages of plugins/LANGUAGES (the one list), one a line.
 mmhost_languages() {

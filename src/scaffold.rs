@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{describe_io, Error, ErrorKind, Result};
 
 /// The languages `mmhost new` knows.
-pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript", "python", "javascript"];
+pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript", "python", "javascript", "go"];
 
 /// One file of a template: `{{name}}` in it becomes the plugin's name. A
 /// file named `X.in` is written as `X`: the Rust template's `Cargo.toml` is
@@ -68,6 +68,11 @@ const TEMPLATES: &[Template] = &[
     template!("c", "README.md"),
     template!("c", "build.sh"),
     template!("c", "plugin.c"),
+    template!("go", ".gitignore"),
+    template!("go", "README.md"),
+    template!("go", "build.sh"),
+    template!("go", "go.mod"),
+    template!("go", "main.go"),
     template!("javascript", ".gitignore"),
     template!("javascript", "README.md"),
     template!("javascript", "build.sh"),
@@ -159,6 +164,11 @@ const SHARED: &[Shared] = &[
         "plugins/mmhost-guest/src/region.rs",
         "vendor/mmhost-guest/src/region.rs"
     ),
+    shared!("go", "plugins/go/mmhost/abi.go", "mmhost/abi.go"),
+    shared!("go", "plugins/go/mmhost/errors.go", "mmhost/errors.go"),
+    shared!("go", "plugins/go/mmhost/host.go", "mmhost/host.go"),
+    shared!("go", "plugins/go/mmhost/parallel.go", "mmhost/parallel.go"),
+    shared!("go", "plugins/go/mmhost/region.go", "mmhost/region.go"),
 ];
 
 /// How a shell command names the `mmhost` binary that is running: `mmhost`

@@ -1,5 +1,5 @@
 //! Conformance: the same plugins written in every language (`plugins/c`,
-//! `assemblyscript`, `python`, `javascript`, `wat`, `moonbit`; `moonbit_gc`
+//! `assemblyscript`, `python`, `javascript`, `wat`, `go`, `zig`, `cpp`, `moonbit`; `moonbit_gc`
 //! is the MoonBit sources built for the wasm-gc target) run by the real binary
 //! over the same tricky file sets as the Rust reference plugins, with
 //! identical results: exit code, stdout, stderr and the bytes of every file
@@ -169,14 +169,19 @@ fn check_upper(lang: &str) {
         return;
     };
     let reference = common::plugin("upper");
+    // Serially, and in small chunks on two threads (a plugin of the
+    // `parallel` world, as Go's upper is, splits; the others run serially).
+    let chunked = ["--in-place", "-j", "2", "--chunk-size", "4097"];
     for files in file_sets(1000, TEXTISH) {
         let want = outcome(&["--in-place"], &reference, &files, &[]);
-        let got = outcome(&["--in-place"], &candidate, &files, &[]);
-        assert_same(
-            &format!("{lang} upper --in-place, sizes {}", lens(&files)),
-            &want,
-            &got,
-        );
+        for flags in [&["--in-place"][..], &chunked[..]] {
+            let got = outcome(flags, &candidate, &files, &[]);
+            assert_same(
+                &format!("{lang} upper {flags:?}, sizes {}", lens(&files)),
+                &want,
+                &got,
+            );
+        }
     }
     // Without a write target: the read-only error, files untouched.
     let files = Files::new(&[10, 4097], 7, TEXTISH);
@@ -395,4 +400,29 @@ fn languages_available() {
         lines.join("\n")
     );
     let _ = std::io::stderr().write_all(summary.as_bytes());
+}
+
+/// `mmhost inspect` names Go from the producers section Go's compiler
+/// writes into the module (kept inside the wrapped component), and the
+/// component loads, in the `parallel` world (its core module exports the
+/// `chunked` functions, so `mmhost wrap` chose that world).
+#[test]
+fn inspect_names_go() {
+    let Some(upper) = plugin_in("go", "upper") else {
+        return;
+    };
+    let out = mmhost()
+        .args(["inspect", "--json"])
+        .arg(&upper)
+        .output()
+        .expect("mmhost inspect");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["languages"], serde_json::json!(["Go"]), "{v}");
+    assert_eq!(v["loads"], serde_json::json!(true), "{v}");
+    assert_eq!(v["parallel"], serde_json::json!(true), "{v}");
 }

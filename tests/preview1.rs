@@ -197,6 +197,30 @@ fn refused(import: &str, named: &str) {
     files.assert_unchanged();
 }
 
+/// A WASI command (`_start`; Go without `-buildmode=c-shared`) would run
+/// `run` before its runtime is set up: refused, saying how to build it.
+#[test]
+fn a_wasi_command_is_refused() {
+    let (_dir, path) = module(
+        "cmd.wat",
+        r#"(module
+             (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+             (memory (export "memory") 1)
+             (func (export "_start"))
+             (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 0))
+             (func (export "run") (param i32 i32) (result i32) (i32.const 0)))"#,
+    );
+    let files = Files::new(&[10], 5, TEXTISH);
+    let r = run(&[], &path, &files.paths, &[]);
+    r.assert_code(PLUGIN_LOAD);
+    assert!(
+        first_line(&r).contains("it is a WASI command: it exports _start")
+            && first_line(&r).contains("Go -buildmode=c-shared"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn an_import_mmhost_cannot_satisfy_is_named() {
     refused(r#"(import "env" "now" (func (result i64)))"#, "env::now");

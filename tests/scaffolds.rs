@@ -119,7 +119,7 @@ fn required(lang: &str) -> bool {
 fn missing_toolchain(lang: &str) -> Option<String> {
     let check = match lang {
         "rust" => "rustup target list --installed | grep -qx wasm32-unknown-unknown",
-        "c" => "command -v clang-19 && command -v wit-bindgen",
+        "c" => "command -v clang-19",
         "assemblyscript" => "command -v asc",
         "python" => "command -v componentize-py",
         "javascript" => "command -v componentize-js",

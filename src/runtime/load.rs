@@ -6,7 +6,8 @@
 //!   `transform` world, as `wasm32-unknown-unknown` Rust, C, AssemblyScript or
 //!   hand-written WAT produce. It is wrapped into a component here with
 //!   wit-component (about a millisecond), using the world embedded in the
-//!   module by its bindings generator or, if it has none, mmhost's own WIT;
+//!   module by its bindings generator or, if it has none, mmhost's own WIT
+//!   (the `parallel` world if the module exports the `chunked` functions);
 //!   a module that imports WASI preview 1 (`wasi_snapshot_preview1`, as Go,
 //!   Rust's `wasm32-wasip1` and Zig emit) is adapted on the way (`preview1`);
 //! - either of those in WebAssembly text (`.wat`);
@@ -128,7 +129,8 @@ fn has_component_type(module: &[u8]) -> anyhow::Result<bool> {
 
 /// Wraps a core module into a component of the `transform` world. The world
 /// comes from the module's own `component-type` section (as bindings
-/// generators embed it) or, failing that, from mmhost's WIT. A module that
+/// generators embed it) or, failing that, from mmhost's WIT (its `parallel`
+/// world if the module exports the `chunked` functions). A module that
 /// imports WASI preview 1 gets wasmtime's adapter (see `preview1`); one that
 /// imports anything else mmhost cannot satisfy is refused, naming the import.
 pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
@@ -141,7 +143,14 @@ pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
     if own_world {
         let mut resolve = wit_parser::Resolve::default();
         let pkg = resolve.push_str("mmhost.wit", WIT_SOURCE)?;
-        let world = resolve.select_world(&[pkg], Some("transform"))?;
+        // A module that exports the `chunked` functions (as Go plugins of
+        // plugins/go do) implements the `parallel` world.
+        let world = if imports.chunked {
+            "parallel"
+        } else {
+            "transform"
+        };
+        let world = resolve.select_world(&[pkg], Some(world))?;
         wit_component::embed_component_metadata(
             &mut module,
             &resolve,

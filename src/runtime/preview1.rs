@@ -161,19 +161,38 @@ pub(super) struct Imports {
     pub(super) preview1: bool,
     /// The first import mmhost cannot satisfy, as `module::name`, with why.
     pub(super) unsatisfiable: Option<String>,
+    /// It exports the functions of the `chunked` interface (`parallel`).
+    pub(super) chunked: bool,
 }
+
+/// Why a WASI command cannot be a plugin.
+const COMMAND: &str = "it is a WASI command: it exports _start, which mmhost never calls, so \
+    its runtime is never set up (build a library: Go -buildmode=c-shared, Rust crate-type \
+    cdylib, C -mexec-model=reactor)";
 
 /// Reads the imports of the core module `module`. With `own_world` (the
 /// module carries no world of its own, so it is wrapped with mmhost's), every
 /// import must come from an `mmhost:plugin/` interface or be a preview 1
 /// function; a module that embeds its own world (a bindings generator's
 /// `component-type` section) is left to wit-component, which checks its
-/// imports against that world.
+/// imports against that world. A WASI command (it exports `_start`) is
+/// refused whatever it imports.
 pub(super) fn imports(module: &[u8], own_world: bool) -> anyhow::Result<Imports> {
     let mut found = Imports::default();
     for payload in wasmparser::Parser::new(0).parse_all(module) {
-        let wasmparser::Payload::ImportSection(r) = payload? else {
-            continue;
+        let r = match payload? {
+            wasmparser::Payload::ImportSection(r) => r,
+            wasmparser::Payload::ExportSection(r) => {
+                for export in r {
+                    let name = export?.name;
+                    if name == "_start" {
+                        found.unsatisfiable = Some(COMMAND.to_string());
+                    }
+                    found.chunked |= name.starts_with("mmhost:plugin/chunked@");
+                }
+                continue;
+            }
+            _ => continue,
         };
         for import in r.into_imports() {
             let import = import?;
@@ -236,6 +255,16 @@ mod tests {
         let found = imports(&m, true).unwrap();
         assert!(found.preview1);
         assert_eq!(found.unsatisfiable, None);
+    }
+
+    #[test]
+    fn a_wasi_command_is_refused() {
+        let m = module(r#"(module (func (export "_start")) (func (export "run")))"#);
+        let why = imports(&m, true).unwrap().unsatisfiable.unwrap();
+        assert!(
+            why.starts_with("it is a WASI command: it exports _start"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -1,0 +1,3 @@
+module mmhost
+
+go 1.24

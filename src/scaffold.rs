@@ -268,7 +268,10 @@ pub fn scaffold(lang: &str, name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
             } else {
                 text
             };
-            (t.path.strip_suffix(".in").unwrap_or(t.path), text.into_bytes())
+            (
+                t.path.strip_suffix(".in").unwrap_or(t.path),
+                text.into_bytes(),
+            )
         })
         .chain(
             SHARED

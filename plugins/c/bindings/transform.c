@@ -3,48 +3,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Imported Functions from `mmhost:plugin/region@0.1.3`
+// Imported Functions from `mmhost:plugin/region@0.1.4`
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("size")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("size")))
 extern int64_t __wasm_import_mmhost_plugin_region_size(void);
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("segments")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("segments")))
 extern void __wasm_import_mmhost_plugin_region_segments(uint8_t *);
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("writable")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("writable")))
 extern int32_t __wasm_import_mmhost_plugin_region_writable(void);
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("read")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("read")))
 extern void __wasm_import_mmhost_plugin_region_read(int64_t, int64_t, uint8_t *);
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("write")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("write")))
 extern void __wasm_import_mmhost_plugin_region_write(int64_t, uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("locate")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("locate")))
 extern void __wasm_import_mmhost_plugin_region_locate(int32_t, int64_t, uint8_t *);
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("find")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("find")))
 extern void __wasm_import_mmhost_plugin_region_find(uint8_t *, size_t, int64_t, int64_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("mmhost:plugin/region@0.1.3"), __import_name__("digest")))
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("digest")))
 extern void __wasm_import_mmhost_plugin_region_digest(int32_t, int64_t, int64_t, uint8_t *);
 
-// Imported Functions from `mmhost:plugin/host@0.1.3`
+__attribute__((__import_module__("mmhost:plugin/region@0.1.4"), __import_name__("count")))
+extern void __wasm_import_mmhost_plugin_region_count(int32_t, int64_t, int64_t, uint8_t *);
 
-__attribute__((__import_module__("mmhost:plugin/host@0.1.3"), __import_name__("log")))
+// Imported Functions from `mmhost:plugin/host@0.1.4`
+
+__attribute__((__import_module__("mmhost:plugin/host@0.1.4"), __import_name__("log")))
 extern void __wasm_import_mmhost_plugin_host_log(int32_t, uint8_t *, size_t);
 
-__attribute__((__import_module__("mmhost:plugin/host@0.1.3"), __import_name__("progress")))
+__attribute__((__import_module__("mmhost:plugin/host@0.1.4"), __import_name__("progress")))
 extern void __wasm_import_mmhost_plugin_host_progress(int64_t, int64_t);
 
-// Imported Functions from `mmhost:plugin/output@0.1.3`
+// Imported Functions from `mmhost:plugin/output@0.1.4`
 
-__attribute__((__import_module__("mmhost:plugin/output@0.1.3"), __import_name__("emit")))
+__attribute__((__import_module__("mmhost:plugin/output@0.1.4"), __import_name__("emit")))
 extern void __wasm_import_mmhost_plugin_output_emit(uint8_t *, size_t);
 
-// Imported Functions from `mmhost:plugin/config@0.1.3`
+// Imported Functions from `mmhost:plugin/config@0.1.4`
 
-__attribute__((__import_module__("mmhost:plugin/config@0.1.3"), __import_name__("get")))
+__attribute__((__import_module__("mmhost:plugin/config@0.1.4"), __import_name__("get")))
 extern void __wasm_import_mmhost_plugin_config_get(uint8_t *);
 
 // Exported Functions from `transform`
@@ -442,6 +445,57 @@ bool mmhost_plugin_region_digest(mmhost_plugin_region_digest_algorithm_t algorit
     case 0: {
       result.is_err = false;
       result.val.ok = (transform_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      mmhost_plugin_types_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.out_of_range = (mmhost_plugin_types_out_of_range_t) {
+            (int64_t) *((int64_t*) (ptr + 16)),
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 24))),
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 32))),
+          };
+          break;
+        }
+        case 1: {
+          break;
+        }
+        case 2: {
+          variant.val.too_large = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 3: {
+          variant.val.no_such_segment = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool mmhost_plugin_region_count(uint8_t byte, int64_t at, uint64_t len, uint64_t *ret, mmhost_plugin_region_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[40];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_mmhost_plugin_region_count((int32_t) (byte), at, (int64_t) (len), ptr);
+  mmhost_plugin_region_result_u64_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (uint64_t) (*((int64_t*) (ptr + 8)));
       break;
     }
     case 1: {

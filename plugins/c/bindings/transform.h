@@ -140,7 +140,7 @@ typedef struct {
   } val;
 } transform_result_string_string_t;
 
-// Imported Functions from `mmhost:plugin/region@0.1.3`
+// Imported Functions from `mmhost:plugin/region@0.1.4`
 // The total size of the region in bytes: the sum of all file lengths.
 extern uint64_t mmhost_plugin_region_size(void);
 // The input files in order, with their global start offsets. Segment
@@ -192,8 +192,18 @@ extern bool mmhost_plugin_region_find(transform_list_u8_t *pattern, uint64_t sta
 // chunk's read window), except that `len` has no limit: a digest
 // allocates nothing but its result. Added in 0.1.3.
 extern bool mmhost_plugin_region_digest(mmhost_plugin_region_digest_algorithm_t algorithm, int64_t at, uint64_t len, transform_list_u8_t *ret, mmhost_plugin_region_error_t *err);
+// The number of bytes equal to `byte` among the `len` bytes at `at`
+// (same offset rules as `read`), counted by the host over the mapping
+// with SIMD (`memchr`'s count), so a plugin that counts lines (`\n`)
+// or any other byte need not copy the region into its memory. Bytes
+// that cross file boundaries are counted as in the concatenation.
+// 
+// Bounds and errors are exactly those of `read` (inside a chunk, the
+// chunk's read window), except that `len` has no limit: a count
+// allocates nothing. Added in 0.1.4.
+extern bool mmhost_plugin_region_count(uint8_t byte, int64_t at, uint64_t len, uint64_t *ret, mmhost_plugin_region_error_t *err);
 
-// Imported Functions from `mmhost:plugin/host@0.1.3`
+// Imported Functions from `mmhost:plugin/host@0.1.4`
 // Writes one message to the host's stderr, prefixed with the plugin's
 // name, if the user's verbosity lets `level` through.
 extern void mmhost_plugin_host_log(mmhost_plugin_host_level_t level, transform_string_t *message);
@@ -201,12 +211,12 @@ extern void mmhost_plugin_host_log(mmhost_plugin_host_level_t level, transform_s
 // are cheap but need not be more frequent than a few per second.
 extern void mmhost_plugin_host_progress(uint64_t done, uint64_t total);
 
-// Imported Functions from `mmhost:plugin/output@0.1.3`
+// Imported Functions from `mmhost:plugin/output@0.1.4`
 // Appends `data` to the plugin's output stream: the host's stdout unless
 // the user redirects it. Bytes are written in the order emitted.
 extern void mmhost_plugin_output_emit(transform_list_u8_t *data);
 
-// Imported Functions from `mmhost:plugin/config@0.1.3`
+// Imported Functions from `mmhost:plugin/config@0.1.4`
 // The step's configuration as JSON text: the `config` value of the step
 // in the job file (any JSON value: object, array, string, number, bool),
 // serialized compactly with its keys in the order written; `null` when

@@ -233,3 +233,34 @@ fn an_import_mmhost_cannot_satisfy_is_named() {
         "wasi_unstable::fd_write",
     );
 }
+
+/// A core module exporting the `chunked` functions is wrapped in the
+/// `parallel` world of the contract version its export names carry (Go's
+/// plugins name 0.1.3 and run chunk by chunk on a 0.1.4 host: see
+/// `tests/conformance.rs`); a version this host does not know is refused
+/// with one line naming it, exit code 4.
+#[test]
+fn chunked_exports_of_an_unknown_version_are_named() {
+    let (_dir, path) = module(
+        "future.wat",
+        r#"(module
+             (memory (export "memory") 1)
+             (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 0))
+             (func (export "run") (param i32 i32) (result i32) (i32.const 0))
+             (func (export "mmhost:plugin/chunked@0.9.9#plan") (param i32 i32) (result i32)
+               (i32.const 0)))"#,
+    );
+    let files = Files::new(&[10], 6, TEXTISH);
+    let r = run(&[], &path, &files.paths, &[]);
+    r.assert_code(PLUGIN_LOAD);
+    assert!(
+        first_line(&r).contains(
+            "it exports mmhost:plugin/chunked@0.9.9, a version of the contract this mmhost \
+             does not know (it knows 0.1.0 to 0.1.4)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    files.assert_unchanged();
+}

@@ -27,10 +27,10 @@
 // reduce a string (partials: Uint8Arrays in chunk order). `parallel` wraps
 // each as `entry` wraps run.
 
-import * as wit from 'mmhost:plugin/region@0.1.3';
-import { log as hostLog, progress as hostProgress } from 'mmhost:plugin/host@0.1.3';
-import { emit as hostEmit } from 'mmhost:plugin/output@0.1.3';
-import { get as hostConfig } from 'mmhost:plugin/config@0.1.3';
+import * as wit from 'mmhost:plugin/region@0.1.4';
+import { log as hostLog, progress as hostProgress } from 'mmhost:plugin/host@0.1.4';
+import { emit as hostEmit } from 'mmhost:plugin/output@0.1.4';
+import { get as hostConfig } from 'mmhost:plugin/config@0.1.4';
 
 /** Bytes per chunk: 1 MiB, as in the Rust library. */
 export const DEFAULT_CHUNK = 1 << 20;
@@ -101,6 +101,18 @@ export const region = {
   digest: ({ at = 0, len = undefined, algorithm = 'sha256' } = {}) => {
     const n = len === undefined ? region.size() : len;
     return call(() => wit.digest(algorithm, BigInt(at), BigInt(n)), n);
+  },
+  /**
+   * How many of the `len` bytes at `at` (default: the whole region) equal
+   * `byte` (a number 0-255, or a one-character string), counted by the host
+   * over the mapping: nothing is copied into the plugin but the number
+   * (`count('\n')` counts lines as `wc -l` does). Needs a host of WIT 0.1.4
+   * or later.
+   */
+  count: (byte, { at = 0, len = undefined } = {}) => {
+    const b = typeof byte === 'string' ? byte.charCodeAt(0) : byte;
+    const n = len === undefined ? region.size() : len;
+    return Number(call(() => wit.count(b, BigInt(at), BigInt(n)), n));
   },
 
   /**

@@ -141,15 +141,18 @@ pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
         anyhow::bail!(why);
     }
     if own_world {
-        let mut resolve = wit_parser::Resolve::default();
-        let pkg = resolve.push_str("mmhost.wit", WIT_SOURCE)?;
         // A module that exports the `chunked` functions (as Go plugins of
-        // plugins/go do) implements the `parallel` world.
-        let world = if imports.chunked {
-            "parallel"
-        } else {
-            "transform"
+        // plugins/go do) implements the `parallel` world. Export names carry
+        // the interface's version, and a component's exports must match its
+        // world's exactly (imports match any later 0.1.x by semver): such a
+        // module is wrapped with the WIT of the version it names, so that a
+        // plugin built against an older 0.1.x keeps loading.
+        let (world, source) = match &imports.chunked {
+            Some(version) => ("parallel", wit_of_version(version)?),
+            None => ("transform", WIT_SOURCE),
         };
+        let mut resolve = wit_parser::Resolve::default();
+        let pkg = resolve.push_str("mmhost.wit", source)?;
         let world = resolve.select_world(&[pkg], Some(world))?;
         wit_component::embed_component_metadata(
             &mut module,
@@ -165,6 +168,40 @@ pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
         encoder = encoder.adapter(super::preview1::MODULE, super::preview1::adapter()?)?;
     }
     encoder.encode()
+}
+
+/// The released versions of the WIT package, oldest first, and this
+/// host's own (`wit/history/` keeps every released text).
+const WIT_HISTORY: &[(&str, &str)] = &[
+    ("0.1.0", include_str!("../../wit/history/mmhost@0.1.0.wit")),
+    ("0.1.1", include_str!("../../wit/history/mmhost@0.1.1.wit")),
+    ("0.1.2", include_str!("../../wit/history/mmhost@0.1.2.wit")),
+    ("0.1.3", include_str!("../../wit/history/mmhost@0.1.3.wit")),
+];
+
+/// The WIT text of package version `version`: this host's, or a released
+/// one from [`WIT_HISTORY`].
+///
+/// # Errors
+///
+/// A version this host does not know (a later one, or not 0.1.x).
+fn wit_of_version(version: &str) -> anyhow::Result<&'static str> {
+    let current = super::WORLD.rsplit('@').next().unwrap_or_default();
+    if version == current {
+        return Ok(WIT_SOURCE);
+    }
+    WIT_HISTORY
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map(|(_, text)| *text)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "it exports mmhost:plugin/chunked@{}, a version of the contract this mmhost \
+                 does not know (it knows 0.1.0 to {})",
+                crate::escape::one_line(version, 40),
+                current
+            )
+        })
 }
 
 /// The causes of a wasmtime error, outermost first, on one line.

@@ -161,8 +161,10 @@ pub(super) struct Imports {
     pub(super) preview1: bool,
     /// The first import mmhost cannot satisfy, as `module::name`, with why.
     pub(super) unsatisfiable: Option<String>,
-    /// It exports the functions of the `chunked` interface (`parallel`).
-    pub(super) chunked: bool,
+    /// It exports the functions of the `chunked` interface (`parallel`):
+    /// the version in their names (`mmhost:plugin/chunked@0.1.3#plan`
+    /// gives `0.1.3`).
+    pub(super) chunked: Option<String>,
 }
 
 /// Why a WASI command cannot be a plugin.
@@ -188,7 +190,10 @@ pub(super) fn imports(module: &[u8], own_world: bool) -> anyhow::Result<Imports>
                     if name == "_start" {
                         found.unsatisfiable = Some(COMMAND.to_string());
                     }
-                    found.chunked |= name.starts_with("mmhost:plugin/chunked@");
+                    if let Some(rest) = name.strip_prefix("mmhost:plugin/chunked@") {
+                        let version = rest.split('#').next().unwrap_or(rest);
+                        found.chunked.get_or_insert_with(|| version.to_string());
+                    }
                 }
                 continue;
             }

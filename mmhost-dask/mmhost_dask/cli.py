@@ -219,6 +219,7 @@ def report(opts: driver.Options, out: driver.Outcome) -> dict:
     rec = out.reduce_record
     written = sum(int(c.get("written", 0)) for c in lines) + int(rec.get("written", 0))
     read = sum(int(c.get("read", 0)) for c in lines) + int(rec.get("read", 0))
+    scanned = sum(int(c.get("scanned", 0)) for c in lines) + int(rec.get("scanned", 0))
     return {
         "report_version": 1,
         "mmhost_version": host.version(opts.mmhost),
@@ -231,6 +232,7 @@ def report(opts: driver.Options, out: driver.Outcome) -> dict:
         "size": plan["region_size"] if plan else 0,
         "bytes_read": read,
         "bytes_written": written,
+        "bytes_scanned": scanned,
         "time_ms": round(out.time_ms, 3),
         "steps": [
             {
@@ -242,6 +244,7 @@ def report(opts: driver.Options, out: driver.Outcome) -> dict:
                 "exit_code": None if ok else out.exit_code,
                 "bytes_read": read,
                 "bytes_written": written,
+                "bytes_scanned": scanned,
                 "time_ms": round(out.phases_ms.get("chunks", 0.0), 3),
             }
         ],
@@ -255,6 +258,7 @@ def report(opts: driver.Options, out: driver.Outcome) -> dict:
                 "end": plan["chunks"][c["chunk"]]["end"] if plan else None,
                 "written": c.get("written", 0),
                 "read": c.get("read", 0),
+                "scanned": c.get("scanned", 0),
                 "output_len": (c.get("output") or {}).get("len", 0),
                 "ms": c.get("ms"),
             }

@@ -149,19 +149,23 @@ def test_upper_dry_run(run, plugin, tmp_path, target):
 # What `mmhost run --report json` says that the driver's report must say
 # alike (the timings and the driver's own additions aside).
 REPORT_FIELDS = ["ok", "exit_code", "error", "write", "dry_run", "size", "bytes_read"]
-REPORT_FIELDS += ["bytes_written", "segments", "files_written", "dry_run_changes"]
+REPORT_FIELDS += ["bytes_written", "bytes_scanned", "segments", "files_written"]
+REPORT_FIELDS += ["dry_run_changes"]
 STEP_FIELDS = ["index", "name", "status", "message", "exit_code", "bytes_read", "bytes_written"]
+STEP_FIELDS += ["bytes_scanned"]
 
 
 @pytest.mark.parametrize(
     "plugin_name,target",
-    [("checksum", []), ("upper", ["-o", "out.txt"]), ("upper", ["-i"])]
+    [("checksum", []), ("count", []), ("upper", ["-o", "out.txt"]), ("upper", ["-i"])]
     + [("upper", ["--output-dir", "od"]), ("upper", ["--dry-run", "-i"])],
 )
 def test_report_fields_equal_mmhost_run(run, plugin, tmp_path, plugin_name, target):
     """Every field of `mmhost run --report json` (timings aside) is the same."""
     files, names, a, b, whole = _setup(tmp_path, "mixed")
     args = ["--report", "json", *target, plugin(plugin_name), *names]
+    if plugin_name == "count":  # searches in the host: bytes scanned, none read
+        args += ["--", PATTERN.decode()]
     serial = run.host(["run", "-j", "2", "--chunk-size", "1M", *args], cwd=a)
     dask = run.dask(["--no-progress", "--chunk-size", "1M", *args], cwd=b)
     assert serial.returncode == 0 and dask.returncode == 0, dask.stderr
@@ -172,9 +176,14 @@ def test_report_fields_equal_mmhost_run(run, plugin, tmp_path, plugin_name, targ
         assert got == json.dumps(want[field]).replace(str(a), "DIR"), field
     for field in STEP_FIELDS:
         assert rep["steps"][0][field] == want["steps"][0][field], field
-    # reads were counted (upper and checksum read every byte once)
-    assert rep["bytes_read"] == len(whole)
-    assert sum(c["read"] for c in rep["chunks"]) == len(whole)
+    if plugin_name == "count":
+        # the host scanned every byte (and the halos), the plugin read none
+        assert rep["bytes_scanned"] >= len(whole) and rep["bytes_read"] == 0
+        assert sum(c["scanned"] for c in rep["chunks"]) == rep["bytes_scanned"]
+    else:
+        # reads were counted (upper and checksum read every byte once)
+        assert rep["bytes_read"] == len(whole)
+        assert sum(c["read"] for c in rep["chunks"]) == len(whole)
 
 
 def test_plan_output_is_printed_first_as_mmhost_run_prints_it(run, plugin, tmp_path):

@@ -93,6 +93,9 @@ pub struct ChunkResult {
     /// Bytes the plugin read.
     #[serde(default)]
     pub read: u64,
+    /// Bytes the host scanned for the plugin (`find`, `digest`, `count`).
+    #[serde(default)]
+    pub scanned: u64,
     /// Milliseconds the chunk took.
     #[serde(default)]
     pub ms: u64,
@@ -214,6 +217,7 @@ pub fn run_chunks(
             output: Some(OutputRef { path, len, sha256 }),
             written: d.written,
             read: d.read,
+            scanned: d.scanned,
             ms: d.ms,
             files_written: files_written.clone(),
             error: None,
@@ -239,6 +243,7 @@ struct Done {
     partial: Vec<u8>,
     written: u64,
     read: u64,
+    scanned: u64,
     ms: u64,
 }
 
@@ -268,6 +273,7 @@ fn run_in_region(
             partial: Vec::new(),
             written: after.bytes_written - before.bytes_written,
             read: after.bytes_read - before.bytes_read,
+            scanned: after.bytes_scanned - before.bytes_scanned,
             ms: started.elapsed().as_millis() as u64,
         };
         return Ok((run.region, vec![done]));
@@ -293,6 +299,7 @@ fn run_in_region(
             partial: d.partial,
             written: d.written,
             read: d.read,
+            scanned: d.scanned,
             ms: d.time.as_millis() as u64,
         })
         .collect();

@@ -252,6 +252,7 @@ pub fn reduce(
         record = ReduceRecord {
             ok: Some(ok.clone()),
             read: stats.bytes_read,
+            scanned: stats.bytes_scanned,
             written: stats.bytes_written,
             files_written: run.region.written_inputs(),
         };
@@ -292,6 +293,9 @@ pub struct ReduceRecord {
     /// Bytes `reduce` read (0 for a plan run whole in chunk 0).
     #[serde(default)]
     pub read: u64,
+    /// Bytes the host scanned for `reduce` (`find`, `digest`, `count`).
+    #[serde(default)]
+    pub scanned: u64,
     /// Bytes `reduce` wrote.
     #[serde(default)]
     pub written: u64,

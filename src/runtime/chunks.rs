@@ -37,6 +37,8 @@ pub struct ChunkDone {
     pub written: u64,
     /// Bytes the plugin read in it.
     pub read: u64,
+    /// Bytes the host scanned for it (`find`, `digest`, `count`).
+    pub scanned: u64,
     /// Wall-clock time of the `run-chunk` call.
     pub time: Duration,
 }
@@ -148,6 +150,7 @@ impl Runtime {
                 partial,
                 written: after.bytes_written - before.bytes_written,
                 read: after.bytes_read - before.bytes_read,
+                scanned: after.bytes_scanned - before.bytes_scanned,
                 time: started.elapsed(),
             });
         }

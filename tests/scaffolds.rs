@@ -1,5 +1,5 @@
 //! A plugin author's first mistakes, in every language: each `mmhost new`
-//! scaffold (rust, c, assemblyscript, python, javascript) is created by the
+//! scaffold (rust, c, assemblyscript, python, javascript, go) is created by the
 //! real binary, given a deliberate panic (an exception, a thrown error) and,
 //! where the language lets one be written, a deliberate wrong-type return,
 //! built by its own `build.sh` and run over real files. The test checks that
@@ -109,6 +109,20 @@ const JAVASCRIPT: Case = Case {
     wrong_type: true,
 };
 
+const GO: Case = Case {
+    lang: "go",
+    source: "main.go",
+    block: &[
+        "if len(args) == 1 {",
+        "\tpanic(\"deliberate panic 7f3a\")",
+        "}",
+    ],
+    tail: &[],
+    // `mmhost.Export` takes a `func([]string) (string, error)`: Go's types
+    // forbid any other return, and the library lowers the result itself.
+    wrong_type: false,
+};
+
 /// Whether a missing toolchain fails this test rather than skipping it.
 fn required(lang: &str) -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true") || lang_required(lang)
@@ -123,6 +137,7 @@ fn missing_toolchain(lang: &str) -> Option<String> {
         "assemblyscript" => "command -v asc",
         "python" => "command -v componentize-py",
         "javascript" => "command -v componentize-js",
+        "go" => "command -v go",
         _ => unreachable!("no such language"),
     };
     let env = root().join("scripts/toolchains-env.sh");
@@ -295,6 +310,17 @@ fn check(case: &Case) {
                 r.stderr
             );
         }
+        "go" => {
+            // The goroutine trace names the panic's line (-trimpath: the
+            // module path, not the temporary directory).
+            let go = std::fs::read_to_string(dir.path().join("go/main.go")).unwrap();
+            let line = 1 + go.lines().position(|l| l.contains(PANIC)).unwrap();
+            assert!(
+                r.stderr.contains(&format!("{NAME}/main.go:{line} ")),
+                "go: no {NAME}/main.go:{line} in:\n{}",
+                r.stderr
+            );
+        }
         _ => {}
     }
 
@@ -354,6 +380,11 @@ fn python_scaffold_shows_the_traceback_and_the_wrong_return() {
 #[test]
 fn javascript_scaffold_shows_the_exception_and_the_wrong_return() {
     check(&JAVASCRIPT);
+}
+
+#[test]
+fn go_scaffold_shows_the_panic_and_where() {
+    check(&GO);
 }
 
 /// The insertion lands before the usage check in every template, whatever

@@ -1,6 +1,6 @@
 //! A plugin author's first mistakes, in every language: each `mmhost new`
-//! scaffold (rust, c, assemblyscript, python, javascript, go) is created by the
-//! real binary, given a deliberate panic (an exception, a thrown error) and,
+//! scaffold (rust, c, assemblyscript, python, javascript, go, zig, cpp) is
+//! created by the real binary, given a deliberate panic (an exception, a thrown error) and,
 //! where the language lets one be written, a deliberate wrong-type return,
 //! built by its own `build.sh` and run over real files. The test checks that
 //! the message the author needs reaches stderr: their panic text (with the
@@ -123,6 +123,27 @@ const GO: Case = Case {
     wrong_type: false,
 };
 
+const ZIG: Case = Case {
+    lang: "zig",
+    source: "plugin.zig",
+    block: &["if (args.len == 1) @panic(\"deliberate panic 7f3a\");"],
+    tail: &[],
+    // `mmhost.exportRun` takes a `mmhost.RunFn`: the compiler refuses a
+    // `run` that returns anything but `mmhost.Error![]u8`.
+    wrong_type: false,
+};
+
+const CPP: Case = Case {
+    lang: "cpp",
+    source: "plugin.cpp",
+    block: &["if (args.size() == 1) mmhost::panic(\"deliberate panic 7f3a\");"],
+    tail: &[],
+    // `mmhost::plugin::run` is declared in mmhost.hpp as returning
+    // `std::expected<std::string, std::string>`: another return type does
+    // not compile, and the library lowers the result itself.
+    wrong_type: false,
+};
+
 /// Whether a missing toolchain fails this test rather than skipping it.
 fn required(lang: &str) -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true") || lang_required(lang)
@@ -138,6 +159,8 @@ fn missing_toolchain(lang: &str) -> Option<String> {
         "python" => "command -v componentize-py",
         "javascript" => "command -v componentize-js",
         "go" => "command -v go",
+        "zig" => "command -v zig || \"$MMHOST_PY/bin/python\" -c 'import ziglang'",
+        "cpp" => "command -v clang++-19 && test -f \"${WASI_SYSROOT:-/usr}/include/wasm32-wasi/c++/v1/expected\"",
         _ => unreachable!("no such language"),
     };
     let env = root().join("scripts/toolchains-env.sh");
@@ -321,6 +344,21 @@ fn check(case: &Case) {
                 r.stderr
             );
         }
+        "zig" | "cpp" => {
+            // Logged by the guest library's panic path at error level,
+            // before the trap.
+            assert!(
+                r.stderr.contains(&format!("{NAME}: error: {PANIC}")),
+                "{}: {}",
+                case.lang,
+                r.stderr
+            );
+            if case.lang == "cpp" {
+                // The backtrace names the plugin's function (the name
+                // section survives --strip-debug).
+                assert!(r.stderr.contains("mmhost::plugin::run("), "{}", r.stderr);
+            }
+        }
         _ => {}
     }
 
@@ -385,6 +423,16 @@ fn javascript_scaffold_shows_the_exception_and_the_wrong_return() {
 #[test]
 fn go_scaffold_shows_the_panic_and_where() {
     check(&GO);
+}
+
+#[test]
+fn zig_scaffold_shows_the_panic_message() {
+    check(&ZIG);
+}
+
+#[test]
+fn cpp_scaffold_shows_the_panic_message() {
+    check(&CPP);
 }
 
 /// The insertion lands before the usage check in every template, whatever

@@ -205,6 +205,11 @@ fn edit(text: &str, case: &Case) -> String {
 /// Runs `mmhost new` for `case` in `dir`, edits the source, builds it with
 /// its `build.sh` (without `$MMHOST`), and returns the plugin.
 fn build(case: &Case, dir: &Path) -> PathBuf {
+    build_with(case, dir, &[])
+}
+
+/// [`build`] with `env` set for `build.sh`.
+fn build_with(case: &Case, dir: &Path, env: &[(&str, &str)]) -> PathBuf {
     let project = dir.join(case.lang);
     let r: Run = mmhost()
         .args(["new", "--lang", case.lang, "--dir"])
@@ -227,7 +232,9 @@ fn build(case: &Case, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(&source).unwrap();
     std::fs::write(&source, edit(&text, case)).unwrap();
     let mut c = Command::new("bash");
-    c.arg(project.join("build.sh")).env_remove("MMHOST");
+    c.arg(project.join("build.sh"))
+        .env_remove("MMHOST")
+        .envs(env.iter().copied());
     if case.lang == "rust" {
         // Dependencies kept between runs (as scripts/check-templates.sh does).
         c.env("CARGO_TARGET_DIR", root().join("target/template-check"));
@@ -245,19 +252,28 @@ fn build(case: &Case, dir: &Path) -> PathBuf {
     plugin
 }
 
+/// Whether the toolchain of `case` is missing (said on stderr), failing
+/// the test instead if the language is required.
+fn skipped(case: &Case) -> bool {
+    let Some(reason) = missing_toolchain(case.lang) else {
+        return false;
+    };
+    assert!(
+        !required(case.lang),
+        "{} is required (CI=true or MMHOST_REQUIRE_LANGS) but missing: {reason}; \
+         install it with scripts/install-toolchains.sh {}",
+        case.lang,
+        case.lang
+    );
+    let line = format!("SKIPPED scaffold {}: {reason}\n", case.lang);
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    true
+}
+
 /// Builds the scaffold of `case`, makes each mistake, and checks what the
 /// author sees.
 fn check(case: &Case) {
-    if let Some(reason) = missing_toolchain(case.lang) {
-        assert!(
-            !required(case.lang),
-            "{} is required (CI=true or MMHOST_REQUIRE_LANGS) but missing: {reason}; \
-             install it with scripts/install-toolchains.sh {}",
-            case.lang,
-            case.lang
-        );
-        let line = format!("SKIPPED scaffold {}: {reason}\n", case.lang);
-        let _ = std::io::stderr().write_all(line.as_bytes());
+    if skipped(case) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -433,6 +449,43 @@ fn zig_scaffold_shows_the_panic_message() {
 #[test]
 fn cpp_scaffold_shows_the_panic_message() {
     check(&CPP);
+}
+
+/// `OPT=ReleaseSafe bash build.sh` keeps Zig's safety checks, as the Zig
+/// scaffold's README says: an index out of bounds panics through the guest
+/// library's handler with Zig's own words, index and length.
+#[test]
+fn zig_scaffold_release_safe_reports_an_index_out_of_bounds() {
+    const SAFE: Case = Case {
+        lang: "zig",
+        source: "plugin.zig",
+        block: &[
+            "if (args.len == 1) {",
+            "    const xs = [_]u8{ 1, 2 };",
+            "    var i: usize = 7;",
+            "    _ = &i;",
+            "    return mmhost.decimal(gpa, xs[i]);",
+            "}",
+        ],
+        tail: &[],
+        wrong_type: false,
+    };
+    if skipped(&SAFE) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = build_with(&SAFE, dir.path(), &[("OPT", "ReleaseSafe")]);
+    let files = Files::new(&[1000, 3], 5, TEXTISH);
+    let r = run(&["-q"], &plugin, &files.paths, &["x"]);
+    r.assert_code(5);
+    assert!(
+        r.stderr.contains(&format!(
+            "{NAME}: error: index out of bounds: index 7, len 2"
+        )),
+        "{}",
+        r.stderr
+    );
+    files.assert_unchanged();
 }
 
 /// The insertion lands before the usage check in every template, whatever

@@ -5,7 +5,7 @@
 # plugins/templates/FILES), runs its build.sh, and runs the plugin over a
 # file, expecting the number of lines it holds.
 #
-#   scripts/check-templates.sh [LANG...]   # default: rust c assemblyscript python javascript go
+#   scripts/check-templates.sh [LANG...]   # default: rust c assemblyscript python javascript go zig cpp
 #
 # A language whose toolchain is missing prints "skipped: <lang> (<reason>)".
 # Exit status 1 if a template that could be built failed.
@@ -19,7 +19,7 @@ TEMPLATES="$ROOT/plugins/templates"
 NAME=line-count
 
 LANGS=("$@")
-[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(rust c assemblyscript python javascript go)
+[[ ${#LANGS[@]} -gt 0 ]] || LANGS=(rust c assemblyscript python javascript go zig cpp)
 
 # Instantiates the template of $1 into directory $2 with name $3, with the
 # command under test.
@@ -36,6 +36,9 @@ missing() {
         python) command -v componentize-py >/dev/null || echo "componentize-py not found" ;;
         javascript) command -v componentize-js >/dev/null || echo "componentize-js not found" ;;
         go) command -v go >/dev/null || echo "go not found" ;;
+        zig) command -v zig >/dev/null || "$MMHOST_PY/bin/python" -c 'import ziglang' 2>/dev/null || echo "zig not found (PyPI ziglang, or zig on PATH)" ;;
+        cpp) command -v clang++-19 >/dev/null && [[ -f "${WASI_SYSROOT:-/usr}/include/wasm32-wasi/c++/v1/expected" ]] ||
+            echo "clang++-19 or libc++ for wasm32 not found (Debian clang-19 libc++-19-dev-wasm32)" ;;
         *) echo "no template for $1" ;;
     esac
 }

@@ -17,7 +17,16 @@ use std::path::{Path, PathBuf};
 use crate::error::{describe_io, Error, ErrorKind, Result};
 
 /// The languages `mmhost new` knows.
-pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript", "python", "javascript", "go"];
+pub const LANGUAGES: &[&str] = &[
+    "rust",
+    "c",
+    "assemblyscript",
+    "python",
+    "javascript",
+    "go",
+    "zig",
+    "cpp",
+];
 
 /// One file of a template: `{{name}}` in it becomes the plugin's name. A
 /// file named `X.in` is written as `X`: the Rust template's `Cargo.toml` is
@@ -88,6 +97,14 @@ const TEMPLATES: &[Template] = &[
     template!("rust", "README.md"),
     template!("rust", "build.sh"),
     template!("rust", "src/lib.rs"),
+    template!("zig", ".gitignore"),
+    template!("zig", "README.md"),
+    template!("zig", "build.sh"),
+    template!("zig", "plugin.zig"),
+    template!("cpp", ".gitignore"),
+    template!("cpp", "README.md"),
+    template!("cpp", "build.sh"),
+    template!("cpp", "plugin.cpp"),
 ];
 
 const SHARED: &[Shared] = &[
@@ -169,6 +186,19 @@ const SHARED: &[Shared] = &[
     shared!("go", "plugins/go/mmhost/host.go", "mmhost/host.go"),
     shared!("go", "plugins/go/mmhost/parallel.go", "mmhost/parallel.go"),
     shared!("go", "plugins/go/mmhost/region.go", "mmhost/region.go"),
+    shared!("zig", "plugins/zig/mmhost.zig", "mmhost.zig"),
+    shared!(
+        "zig",
+        "scripts/wasm-producers.py",
+        "tools/wasm-producers.py"
+    ),
+    shared!("cpp", "plugins/cpp/mmhost.hpp", "mmhost.hpp"),
+    shared!("cpp", "plugins/cpp/mmhost.cpp", "mmhost.cpp"),
+    shared!(
+        "cpp",
+        "scripts/wasm-producers.py",
+        "tools/wasm-producers.py"
+    ),
 ];
 
 /// How a shell command names the `mmhost` binary that is running: `mmhost`

@@ -338,7 +338,16 @@ fn new_scaffolds_build_and_run_in_every_language() {
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}");
-    for lang in ["rust", "c", "assemblyscript", "python", "javascript", "go"] {
+    for lang in [
+        "rust",
+        "c",
+        "assemblyscript",
+        "python",
+        "javascript",
+        "go",
+        "zig",
+        "cpp",
+    ] {
         assert!(
             text.contains(&format!("ok: {lang} ")) || text.contains(&format!("skipped: {lang} (")),
             "{lang} neither built nor skipped:\n{text}"

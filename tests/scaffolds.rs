@@ -1,6 +1,6 @@
 //! A plugin author's first mistakes, in every language: each `mmhost new`
-//! scaffold (rust, c, assemblyscript, python, javascript) is created by the
-//! real binary, given a deliberate panic (an exception, a thrown error) and,
+//! scaffold (rust, c, assemblyscript, python, javascript, go, zig, cpp) is
+//! created by the real binary, given a deliberate panic (an exception, a thrown error) and,
 //! where the language lets one be written, a deliberate wrong-type return,
 //! built by its own `build.sh` and run over real files. The test checks that
 //! the message the author needs reaches stderr: their panic text (with the
@@ -109,6 +109,41 @@ const JAVASCRIPT: Case = Case {
     wrong_type: true,
 };
 
+const GO: Case = Case {
+    lang: "go",
+    source: "main.go",
+    block: &[
+        "if len(args) == 1 {",
+        "\tpanic(\"deliberate panic 7f3a\")",
+        "}",
+    ],
+    tail: &[],
+    // `mmhost.Export` takes a `func([]string) (string, error)`: Go's types
+    // forbid any other return, and the library lowers the result itself.
+    wrong_type: false,
+};
+
+const ZIG: Case = Case {
+    lang: "zig",
+    source: "plugin.zig",
+    block: &["if (args.len == 1) @panic(\"deliberate panic 7f3a\");"],
+    tail: &[],
+    // `mmhost.exportRun` takes a `mmhost.RunFn`: the compiler refuses a
+    // `run` that returns anything but `mmhost.Error![]u8`.
+    wrong_type: false,
+};
+
+const CPP: Case = Case {
+    lang: "cpp",
+    source: "plugin.cpp",
+    block: &["if (args.size() == 1) mmhost::panic(\"deliberate panic 7f3a\");"],
+    tail: &[],
+    // `mmhost::plugin::run` is declared in mmhost.hpp as returning
+    // `std::expected<std::string, std::string>`: another return type does
+    // not compile, and the library lowers the result itself.
+    wrong_type: false,
+};
+
 /// Whether a missing toolchain fails this test rather than skipping it.
 fn required(lang: &str) -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true") || lang_required(lang)
@@ -123,6 +158,9 @@ fn missing_toolchain(lang: &str) -> Option<String> {
         "assemblyscript" => "command -v asc",
         "python" => "command -v componentize-py",
         "javascript" => "command -v componentize-js",
+        "go" => "command -v go",
+        "zig" => "command -v zig || \"$MMHOST_PY/bin/python\" -c 'import ziglang'",
+        "cpp" => "command -v clang++-19 && test -f \"${WASI_SYSROOT:-/usr}/include/wasm32-wasi/c++/v1/expected\"",
         _ => unreachable!("no such language"),
     };
     let env = root().join("scripts/toolchains-env.sh");
@@ -167,6 +205,11 @@ fn edit(text: &str, case: &Case) -> String {
 /// Runs `mmhost new` for `case` in `dir`, edits the source, builds it with
 /// its `build.sh` (without `$MMHOST`), and returns the plugin.
 fn build(case: &Case, dir: &Path) -> PathBuf {
+    build_with(case, dir, &[])
+}
+
+/// [`build`] with `env` set for `build.sh`.
+fn build_with(case: &Case, dir: &Path, env: &[(&str, &str)]) -> PathBuf {
     let project = dir.join(case.lang);
     let r: Run = mmhost()
         .args(["new", "--lang", case.lang, "--dir"])
@@ -189,7 +232,9 @@ fn build(case: &Case, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(&source).unwrap();
     std::fs::write(&source, edit(&text, case)).unwrap();
     let mut c = Command::new("bash");
-    c.arg(project.join("build.sh")).env_remove("MMHOST");
+    c.arg(project.join("build.sh"))
+        .env_remove("MMHOST")
+        .envs(env.iter().copied());
     if case.lang == "rust" {
         // Dependencies kept between runs (as scripts/check-templates.sh does).
         c.env("CARGO_TARGET_DIR", root().join("target/template-check"));
@@ -207,19 +252,28 @@ fn build(case: &Case, dir: &Path) -> PathBuf {
     plugin
 }
 
+/// Whether the toolchain of `case` is missing (said on stderr), failing
+/// the test instead if the language is required.
+fn skipped(case: &Case) -> bool {
+    let Some(reason) = missing_toolchain(case.lang) else {
+        return false;
+    };
+    assert!(
+        !required(case.lang),
+        "{} is required (CI=true or MMHOST_REQUIRE_LANGS) but missing: {reason}; \
+         install it with scripts/install-toolchains.sh {}",
+        case.lang,
+        case.lang
+    );
+    let line = format!("SKIPPED scaffold {}: {reason}\n", case.lang);
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    true
+}
+
 /// Builds the scaffold of `case`, makes each mistake, and checks what the
 /// author sees.
 fn check(case: &Case) {
-    if let Some(reason) = missing_toolchain(case.lang) {
-        assert!(
-            !required(case.lang),
-            "{} is required (CI=true or MMHOST_REQUIRE_LANGS) but missing: {reason}; \
-             install it with scripts/install-toolchains.sh {}",
-            case.lang,
-            case.lang
-        );
-        let line = format!("SKIPPED scaffold {}: {reason}\n", case.lang);
-        let _ = std::io::stderr().write_all(line.as_bytes());
+    if skipped(case) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -295,6 +349,32 @@ fn check(case: &Case) {
                 r.stderr
             );
         }
+        "go" => {
+            // The goroutine trace names the panic's line (-trimpath: the
+            // module path, not the temporary directory).
+            let go = std::fs::read_to_string(dir.path().join("go/main.go")).unwrap();
+            let line = 1 + go.lines().position(|l| l.contains(PANIC)).unwrap();
+            assert!(
+                r.stderr.contains(&format!("{NAME}/main.go:{line} ")),
+                "go: no {NAME}/main.go:{line} in:\n{}",
+                r.stderr
+            );
+        }
+        "zig" | "cpp" => {
+            // Logged by the guest library's panic path at error level,
+            // before the trap.
+            assert!(
+                r.stderr.contains(&format!("{NAME}: error: {PANIC}")),
+                "{}: {}",
+                case.lang,
+                r.stderr
+            );
+            if case.lang == "cpp" {
+                // The backtrace names the plugin's function (the name
+                // section survives --strip-debug).
+                assert!(r.stderr.contains("mmhost::plugin::run("), "{}", r.stderr);
+            }
+        }
         _ => {}
     }
 
@@ -354,6 +434,58 @@ fn python_scaffold_shows_the_traceback_and_the_wrong_return() {
 #[test]
 fn javascript_scaffold_shows_the_exception_and_the_wrong_return() {
     check(&JAVASCRIPT);
+}
+
+#[test]
+fn go_scaffold_shows_the_panic_and_where() {
+    check(&GO);
+}
+
+#[test]
+fn zig_scaffold_shows_the_panic_message() {
+    check(&ZIG);
+}
+
+#[test]
+fn cpp_scaffold_shows_the_panic_message() {
+    check(&CPP);
+}
+
+/// `OPT=ReleaseSafe bash build.sh` keeps Zig's safety checks, as the Zig
+/// scaffold's README says: an index out of bounds panics through the guest
+/// library's handler with Zig's own words, index and length.
+#[test]
+fn zig_scaffold_release_safe_reports_an_index_out_of_bounds() {
+    const SAFE: Case = Case {
+        lang: "zig",
+        source: "plugin.zig",
+        block: &[
+            "if (args.len == 1) {",
+            "    const xs = [_]u8{ 1, 2 };",
+            "    var i: usize = 7;",
+            "    _ = &i;",
+            "    return mmhost.decimal(gpa, xs[i]);",
+            "}",
+        ],
+        tail: &[],
+        wrong_type: false,
+    };
+    if skipped(&SAFE) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = build_with(&SAFE, dir.path(), &[("OPT", "ReleaseSafe")]);
+    let files = Files::new(&[1000, 3], 5, TEXTISH);
+    let r = run(&["-q"], &plugin, &files.paths, &["x"]);
+    r.assert_code(5);
+    assert!(
+        r.stderr.contains(&format!(
+            "{NAME}: error: index out of bounds: index 7, len 2"
+        )),
+        "{}",
+        r.stderr
+    );
+    files.assert_unchanged();
 }
 
 /// The insertion lands before the usage check in every template, whatever

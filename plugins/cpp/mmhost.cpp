@@ -83,6 +83,8 @@ mmhost::Buffer<T> owned(WitList l) {
 
 namespace mmhost {
 
+void panic(std::string_view message) { die(message); }
+
 std::string decimal(std::uint64_t v) {
     char buf[20];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);

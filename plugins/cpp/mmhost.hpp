@@ -220,6 +220,11 @@ void emit(std::span<const std::uint8_t> data);
 /// The step's configuration in a job file as JSON text (`null` if none).
 std::string config();
 
+/// Logs `message` at error level, then traps: mmhost exits with code 5 and
+/// shows a backtrace. For bugs, as a Rust panic is; return
+/// `std::unexpected` for errors the user can fix.
+[[noreturn]] void panic(std::string_view message);
+
 /// The decimal digits of `v`.
 std::string decimal(std::uint64_t v);
 /// Views text as bytes (for patterns).

@@ -11,7 +11,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 NAME="{{name}}"
 T="${MMHOST_TOOLCHAINS:-${XDG_CACHE_HOME:-$HOME/.cache}/mmhost-toolchains}"
 PATH="$T/go/root/bin:$PATH"
-MMHOST="${MMHOST:-mmhost}"
+# The mmhost binary: $MMHOST, else the one that created this project (if it
+# is still there), else `mmhost` on PATH.
+MMHOST="${MMHOST:-$(p='{{mmhost}}'; [[ -x "$p" ]] && echo "$p" || echo mmhost)}"
 # This Go, and no module downloads (the plugin needs none).
 export GOTOOLCHAIN=local GOPROXY=off
 

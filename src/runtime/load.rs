@@ -151,15 +151,7 @@ pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
             Some(version) => ("parallel", wit_of_version(version)?),
             None => ("transform", WIT_SOURCE),
         };
-        let mut resolve = wit_parser::Resolve::default();
-        let pkg = resolve.push_str("mmhost.wit", source)?;
-        let world = resolve.select_world(&[pkg], Some(world))?;
-        wit_component::embed_component_metadata(
-            &mut module,
-            &resolve,
-            world,
-            wit_component::StringEncoding::UTF8,
-        )?;
+        embed_world(&mut module, "mmhost.wit", source, world)?;
     }
     let mut encoder = wit_component::ComponentEncoder::default()
         .module(&module)?
@@ -168,6 +160,26 @@ pub fn wrap_module(module: &[u8]) -> anyhow::Result<Vec<u8>> {
         encoder = encoder.adapter(super::preview1::MODULE, super::preview1::adapter()?)?;
     }
     encoder.encode()
+}
+
+/// Embeds world `world` of the WIT text `source` (named `file` in errors)
+/// into the core module `module`, as `wasm-tools component embed` does, so
+/// that wit-component can make it a component.
+pub(super) fn embed_world(
+    module: &mut Vec<u8>,
+    file: &str,
+    source: &str,
+    world: &str,
+) -> anyhow::Result<()> {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str(file, source)?;
+    let world = resolve.select_world(&[pkg], Some(world))?;
+    wit_component::embed_component_metadata(
+        module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
 }
 
 /// The released versions of the WIT package, oldest first, and this

@@ -64,15 +64,7 @@ pub(super) fn adapter() -> anyhow::Result<&'static [u8]> {
     let built = ADAPTER.get_or_init(|| {
         let build = || -> anyhow::Result<Vec<u8>> {
             let mut module = wat::parse_str(ADAPTER_WAT)?;
-            let mut resolve = wit_parser::Resolve::default();
-            let pkg = resolve.push_str("adapter.wit", ADAPTER_WIT)?;
-            let world = resolve.select_world(&[pkg], Some("adapter"))?;
-            wit_component::embed_component_metadata(
-                &mut module,
-                &resolve,
-                world,
-                wit_component::StringEncoding::UTF8,
-            )?;
+            super::load::embed_world(&mut module, "adapter.wit", ADAPTER_WIT, "adapter")?;
             Ok(module)
         };
         build().map_err(|e| format!("{e:#}"))

@@ -649,7 +649,8 @@ fn a_coordinator_killed_in_commit_is_finished_or_undone_by_recover() {
             &files.paths,
             &[],
         );
-        run_all(dir.path(), &planned, &specs(planned.count(), 2, true));
+        let results = run_all(dir.path(), &planned, &specs(planned.count(), 2, true));
+        mm(&["reduce", "--plan", &planned.p(), &s(&results)]).assert_ok();
         let r: Run = mmhost()
             .args(["commit", "--plan", &planned.p()])
             .env("MMHOST_FAILPOINT", point)
@@ -1308,4 +1309,68 @@ fn recover_after_a_dead_driver_leaves_only_the_files() {
     std::fs::create_dir(&other).unwrap();
     mm(&["recover", &s(files.dir.path())]).assert_ok();
     assert!(other.is_dir());
+}
+
+/// In place, a file that only some chunks write gets a whole new version:
+/// each process completes only the files it wrote (a file nobody writes is
+/// never copied), `reduce` fills the other chunks' ranges from the inputs,
+/// and `commit` refuses to run before `reduce`. `redact abc` (which splits
+/// and writes only its matches) checked against the replacement computed
+/// here, for a file whose one match lies in its first chunk, a file with
+/// none, and a file with a match at its end.
+#[test]
+fn in_place_files_written_by_some_chunks_are_completed_by_reduce() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut big = vec![b'.'; 300_000];
+    big[100..103].copy_from_slice(b"abc");
+    let mut tail = vec![b'-'; 70_000];
+    let n = tail.len();
+    tail[n - 3..].copy_from_slice(b"abc");
+    let contents = [big, vec![b'x'; 200_000], tail];
+    let paths: Vec<PathBuf> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = dir.path().join(format!("f{i}"));
+            std::fs::write(&p, c).unwrap();
+            p
+        })
+        .collect();
+    let replaced = |c: &[u8]| -> Vec<u8> {
+        let mut out = c.to_vec();
+        for i in 0..out.len().saturating_sub(2) {
+            if &out[i..i + 3] == b"abc" {
+                out[i..i + 3].copy_from_slice(b"XXX");
+            }
+        }
+        out
+    };
+    let flags = ["-i", "--chunk-size", "64K"];
+    let planned = plan(dir.path(), &flags, Path::new("redact"), &paths, &["abc"]);
+    assert!(planned.count() >= 8, "{}", planned.count());
+    let results = run_all(dir.path(), &planned, &specs(planned.count(), 7, false));
+    // Before `reduce`, `commit` refuses: usage error, nothing committed.
+    let early = mm(&["commit", "--plan", &planned.p(), "--results", &s(&results)]);
+    early.assert_code(2);
+    assert!(
+        early.stderr.contains("`mmhost reduce` has not run"),
+        "{}",
+        early.stderr
+    );
+    for (p, c) in paths.iter().zip(&contents) {
+        assert!(&std::fs::read(p).unwrap() == c, "{} changed", p.display());
+    }
+    mm(&["reduce", "--plan", &planned.p(), &s(&results)]).assert_ok();
+    mm(&["commit", "--plan", &planned.p(), "--results", &s(&results)]).assert_ok();
+    for (p, c) in paths.iter().zip(&contents) {
+        let (got, want) = (std::fs::read(p).unwrap(), replaced(c));
+        let first_difference = got.iter().zip(&want).position(|(a, b)| a != b);
+        assert!(
+            got == want,
+            "{}: {} bytes, want {}; first difference at byte {first_difference:?}",
+            p.display(),
+            got.len(),
+            want.len()
+        );
+    }
 }

@@ -77,7 +77,9 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
         Some(files) if !files.is_empty() => gather(&plan, files)?,
         _ => records(&plan, plan_path)?,
     };
-    let by_reduce = super::reduce::ReduceRecord::read(&plan)?.unwrap_or_default();
+    let reduced = super::reduce::ReduceRecord::read(&plan)?;
+    let reduce_ran = reduced.is_some();
+    let by_reduce = reduced.unwrap_or_default();
     let written: u64 = results.iter().map(|r| r.written).sum::<u64>() + by_reduce.written;
     let mut outcome = CommitOutcome {
         writes: plan.target.kind != TargetKind::ReadOnly,
@@ -95,6 +97,25 @@ pub fn commit(plan_path: &Path, results: Option<&[PathBuf]>) -> Result<CommitOut
         .flat_map(|r| r.files_written.clone())
         .chain(by_reduce.files_written)
         .collect();
+    // In place, `reduce` completes the new versions over the chunks that did
+    // not write them (see `staging::complete_for_other_chunks`): committed
+    // before that, they could hold holes.
+    if plan.target.kind == TargetKind::InPlace
+        && !plan.target.dry_run
+        && plan.halo.is_some()
+        && !wrote.is_empty()
+        && !reduce_ran
+    {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{}: `mmhost reduce` has not run for this plan; run it before `commit` (it \
+                 completes the new versions of the files the chunks wrote); nothing was \
+                 committed",
+                plan_path.display()
+            ),
+        ));
+    }
     if plan.target.dry_run {
         let changes = dry_run_changes(&plan, &wrote);
         // Nothing is committed: everything staged goes, as after a local

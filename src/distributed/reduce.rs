@@ -226,8 +226,9 @@ pub fn reduce(
         check_inputs(&plan)?;
         let names: Vec<PathBuf> = plan.inputs.iter().map(|i| PathBuf::from(&i.name)).collect();
         // The region `reduce` sees is the one the chunks left: the new
-        // versions, complete now that every chunk ran; its own writes go
-        // into them too (see `staging`).
+        // versions, complete once `complete_for_other_chunks` below has
+        // filled, in place, the ranges of chunks that did not write a file;
+        // its own writes go into them too (see `staging`).
         let region = Region::open(open_inputs(&names, false)?, staging::access(&plan)?)?;
         // Only files a chunk wrote have new bytes (and so a new version
         // worth a descriptor and a mapping).
@@ -237,6 +238,7 @@ pub fn reduce(
                 *w = true;
             }
         }
+        staging::complete_for_other_chunks(&plan, &region, &results)?;
         region.adopt_new_versions(&wrote)?;
         let mut opts = plan.run_options(log_level);
         opts.random_seed = opts.random_seed.map(|s| s ^ 0x7265_6475_6365); // "reduce"

@@ -18,6 +18,11 @@
 //! is then entirely rewritten by every run of it, so a rerun (a retried
 //! task) leaves exactly the same bytes, whatever an earlier, killed run left
 //! there. [`sync`] makes them durable before the process reports the chunks.
+//! One exception, so that no region data is copied for nothing: in place,
+//! a process completes only the files it wrote, because a file no process
+//! writes gets no new version; `reduce`, which sees every chunk's result,
+//! completes the files some process wrote over the other chunks' ranges
+//! ([`complete_for_other_chunks`]), and `commit` refuses to run before it.
 //!
 //! `reduce` opens its region the same way and reads the complete new
 //! versions ([`Region::adopt_new_versions`](crate::region::Region)).
@@ -116,6 +121,13 @@ pub(crate) fn complete_range(
     (start, end): (u64, u64),
     opened: &mut BTreeMap<PathBuf, File>,
 ) -> Result<()> {
+    // In place, a new version is committed only if some process wrote the
+    // file: one this process did not write is left to `reduce`
+    // ([`complete_for_other_chunks`]), which knows whether any did; copying
+    // it here would copy region data that is thrown away when none did.
+    // `--output-dir` commits every new version: all are completed.
+    let wrote_here = region.written_inputs();
+    let needed = |i: usize| plan.target.kind != TargetKind::InPlace || wrote_here.contains(&i);
     let segments = region.segments();
     let first = segments.partition_point(|s| s.start + s.len <= start);
     for i in (first..segments.len()).take_while(|&i| segments[i].start < end) {
@@ -152,7 +164,7 @@ pub(crate) fn complete_range(
                     .copy_input_span(i, ga - seg.start, copy, ga - seg.start, gb - ga)
                     .map_err(|e| copy_err(path, e))?;
             }
-        } else if let Some(path) = &plan.inputs[i].staged {
+        } else if let (Some(path), true) = (&plan.inputs[i].staged, needed(i)) {
             // Not written, or packed (its bytes, written or not, are in
             // memory): the whole range as it is now.
             if !opened.contains_key(path) {
@@ -162,6 +174,69 @@ pub(crate) fn complete_range(
                 .copy_input_span(i, a - seg.start, &opened[path], a - seg.start, b - a)
                 .map_err(|e| copy_err(path, e))?;
         }
+    }
+    Ok(())
+}
+
+/// In-place runs: completes, over the ranges of the chunks whose process did
+/// not write it, every file that some process wrote, from the inputs (in the
+/// kernel, hole-aware), and makes it durable. `reduce` calls this before it
+/// reads the new versions, with every chunk's result: only then is it known
+/// which files get a new version (see [`complete_range`]). A chunk's
+/// `files_written` lists the files its process wrote, and that process
+/// completed them over all its chunks' ranges.
+///
+/// # Errors
+/// A staged file cannot be opened, written or synced, an input cannot be
+/// read (exit code 6).
+pub(crate) fn complete_for_other_chunks(
+    plan: &Plan,
+    region: &Region,
+    results: &[super::chunk_run::ChunkResult],
+) -> Result<()> {
+    if plan.target.kind != TargetKind::InPlace {
+        return Ok(());
+    }
+    let wrote: std::collections::BTreeSet<usize> = results
+        .iter()
+        .flat_map(|r| r.files_written.iter().copied())
+        .collect();
+    let mut opened: BTreeMap<PathBuf, File> = BTreeMap::new();
+    for &k in &wrote {
+        let (Some(seg), Some(path)) = (
+            region.segments().get(k),
+            plan.inputs.get(k).and_then(|i| i.staged.as_ref()),
+        ) else {
+            continue;
+        };
+        for r in results.iter().filter(|r| !r.files_written.contains(&k)) {
+            let Some(c) = plan.chunks.get(r.chunk) else {
+                continue;
+            };
+            let (a, b) = (c.start.max(seg.start), c.end.min(seg.start + seg.len));
+            if a >= b {
+                continue;
+            }
+            if !opened.contains_key(path) {
+                opened.insert(path.clone(), open_staged(path)?);
+            }
+            region
+                .copy_input_span(k, a - seg.start, &opened[path], a - seg.start, b - a)
+                .map_err(|e| {
+                    Error::output(
+                        path,
+                        format!(
+                            "completing its new version from {}: {}",
+                            region.inputs()[k].path.display(),
+                            describe_io(&e)
+                        ),
+                    )
+                })?;
+        }
+    }
+    for (path, f) in &opened {
+        f.sync_all()
+            .map_err(|e| Error::output(path, describe_io(&e)))?;
     }
     Ok(())
 }

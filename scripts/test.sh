@@ -49,6 +49,10 @@ export MMHOST_REQUIRE_LANGS=all
 # with the wit-bindgen-c crate as a library; no wit-bindgen-cli needed).
 (cd plugins && cargo run --quiet -p c-bindings -- --check ../wit c/bindings)
 
+# The Rust guest library's own unit tests (on the host: they test plain
+# functions, such as the partial-result number codec).
+(cd plugins && cargo test --quiet -p mmhost-guest --lib)
+
 cargo test --release
 
 # The Dask driver (mmhost-dask/) against a real scheduler and worker

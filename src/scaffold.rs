@@ -173,6 +173,11 @@ const SHARED: &[Shared] = &[
     ),
     shared!(
         "rust",
+        "plugins/mmhost-guest/src/partial.rs",
+        "vendor/mmhost-guest/src/partial.rs"
+    ),
+    shared!(
+        "rust",
         "plugins/mmhost-guest/src/progress.rs",
         "vendor/mmhost-guest/src/progress.rs"
     ),

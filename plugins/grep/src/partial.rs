@@ -14,6 +14,8 @@
 //!   limit): `reduce` searches them;
 //! - `2 FILE COUNT`: `-c`: COUNT matching lines of file number FILE.
 
+use mmhost_guest::partial::{get_u64, put_u64};
+
 /// The most a chunk's partial result may hold (the host allows 1 MiB);
 /// past it, the chunk leaves the rest of its lines to `reduce`.
 pub const CAP: usize = (1 << 20) - 64;
@@ -26,31 +28,6 @@ pub enum Item {
     Count { file: u64, count: u64 },
 }
 
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn get(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 /// Appends `item` to `out`.
 pub fn push(out: &mut Vec<u8>, item: Item) {
     let (tag, a, b) = match item {
@@ -59,8 +36,8 @@ pub fn push(out: &mut Vec<u8>, item: Item) {
         Item::Count { file, count } => (2, file, count),
     };
     out.push(tag);
-    put(out, a);
-    put(out, b);
+    put_u64(out, a);
+    put_u64(out, b);
 }
 
 /// The items of a partial result, or `None` if it is malformed.
@@ -70,8 +47,8 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Item>> {
     while pos < bytes.len() {
         let tag = bytes[pos];
         pos += 1;
-        let a = get(bytes, &mut pos)?;
-        let b = get(bytes, &mut pos)?;
+        let a = get_u64(bytes, &mut pos)?;
+        let b = get_u64(bytes, &mut pos)?;
         items.push(match tag {
             0 => Item::Lines { start: a, len: b },
             1 => Item::Redo { from: a, to: b },

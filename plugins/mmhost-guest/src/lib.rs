@@ -14,7 +14,9 @@
 //! * [`config`]: the step's configuration from a job file, as JSON text (and,
 //!   with the `json` feature, [`config_as`] to parse it into a type);
 //! * [`log`]: messages on the host's stderr, filtered by `-v`/`-q`;
-//! * [`progress`] and [`Progress`]: progress reports for long runs.
+//! * [`progress`] and [`Progress`]: progress reports for long runs;
+//! * [`partial`]: a compact encoding of numbers in parallel plugins' partial
+//!   results.
 //!
 //! # Parallel plugins
 //!
@@ -84,6 +86,7 @@ pub mod bindings {
 mod config;
 mod error;
 pub mod log;
+pub mod partial;
 mod progress;
 pub mod region;
 

@@ -24,6 +24,7 @@
 //! bytes at `[AT, AT+LEN)`; `1 FROM TO` a range `reduce` must redact (the
 //! lines overlapping it, clipped to it); `2 COUNT 0` matches counted.
 
+use mmhost_guest::partial::{get_u64, put_u64};
 use mmhost_guest::region::Segment;
 use mmhost_guest::{region, Chunk, RegionError};
 use regex::bytes::Regex;
@@ -44,31 +45,6 @@ enum Item {
     Count(u64),
 }
 
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn get(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 fn push(out: &mut Vec<u8>, item: Item) {
     let (tag, a, b) = match item {
         Item::X { at, len } => (0, at, len),
@@ -76,8 +52,8 @@ fn push(out: &mut Vec<u8>, item: Item) {
         Item::Count(n) => (2, n, 0),
     };
     out.push(tag);
-    put(out, a);
-    put(out, b);
+    put_u64(out, a);
+    put_u64(out, b);
 }
 
 fn decode(bytes: &[u8]) -> Option<Vec<Item>> {
@@ -86,8 +62,8 @@ fn decode(bytes: &[u8]) -> Option<Vec<Item>> {
     while pos < bytes.len() {
         let tag = bytes[pos];
         pos += 1;
-        let a = get(bytes, &mut pos)?;
-        let b = get(bytes, &mut pos)?;
+        let a = get_u64(bytes, &mut pos)?;
+        let b = get_u64(bytes, &mut pos)?;
         items.push(match tag {
             0 => Item::X { at: a, len: b },
             1 => Item::Redo { from: a, to: b },

@@ -49,9 +49,10 @@ export MMHOST_REQUIRE_LANGS=all
 # with the wit-bindgen-c crate as a library; no wit-bindgen-cli needed).
 (cd plugins && cargo run --quiet -p c-bindings -- --check ../wit c/bindings)
 
-# The Rust guest library's own unit tests (on the host: they test plain
-# functions, such as the partial-result number codec).
-(cd plugins && cargo test --quiet -p mmhost-guest --lib)
+# The unit tests of the Rust guest library and of the built-in plugins, on
+# the host (they test plain functions: the partial-result codecs of grep and
+# redact, grep's line walk, wc's counts, zipinfo's name filter).
+(cd plugins && cargo test --quiet -p mmhost-guest -p grep -p redact -p wc -p zipinfo --lib)
 
 cargo test --release
 
